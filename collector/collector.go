@@ -1,0 +1,386 @@
+// Package collector turns one cluster's configuration into the facts of
+// DESIGN.md §3: it probes every service on every node and on the virtual
+// address, runs the configured sources, and writes the metrics. All work
+// of one collection runs concurrently under one deadline, bounded by a
+// worker limit; a silent node costs one timeout, never a hung scrape.
+package collector
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/mailcluster/mailcluster_exporter/collector/facts"
+	"github.com/mailcluster/mailcluster_exporter/collector/prober"
+	"github.com/mailcluster/mailcluster_exporter/config"
+)
+
+// Options are the exporter-wide settings a cluster collector needs.
+type Options struct {
+	LocalNode string // --cluster.node; "" = not a member of any cluster
+	Logger    *slog.Logger
+	Roles     *RoleTracker // shared across reloads
+	Now       func() time.Time
+}
+
+// Cluster collects one cluster.
+type Cluster struct {
+	cfg      *config.Cluster
+	global   config.Global
+	opts     Options
+	local    string // this exporter's node in this cluster, or ""
+	sources  []*sourceRunner
+	derived  *serviceRoles // the agentless `service` role source, if configured
+	probes   []*probeTask  // services on nodes and the virtual address, liveness checks
+	provides Provides      // union over configured sources: is a role/sync fact expected?
+}
+
+type sourceRunner struct {
+	name     string
+	provides Provides
+	nodes    []string
+	src      Source
+}
+
+// probeTask is one protocol check of one service on one address.
+type probeTask struct {
+	node    string // "" for the virtual address
+	service *config.Service
+	live    bool // a liveness check, not a service
+	prober  prober.Prober
+	target  prober.Target
+}
+
+// New builds the collector of one cluster; every error is a configuration
+// problem found up front (unknown protocol, unreadable CA file…).
+func New(cfg *config.Cluster, global config.Global, opts Options) (*Cluster, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Roles == nil {
+		opts.Roles = NewRoleTracker()
+	}
+	c := &Cluster{cfg: cfg, global: global, opts: opts}
+	if cfg.NodeByName(opts.LocalNode) != nil {
+		c.local = opts.LocalNode
+	}
+	env := Env{Cluster: cfg, Global: global, LocalNode: c.local, Runner: Runner{MaxOutput: global.MaxOutputBytes},
+		Logger: opts.Logger.With("cluster", cfg.Name)}
+	for _, s := range cfg.Sources {
+		if s.Type == "service" {
+			c.derived = newServiceRoles(cfg, s)
+			c.provides.Role = true
+			continue
+		}
+		f, ok := factories[s.Type]
+		if !ok {
+			return nil, fmt.Errorf("cluster %q: source %q: type %q is not implemented yet", cfg.Name, s.Name, s.Type)
+		}
+		if f.local && c.local == "" {
+			env.Logger.Debug("skipping local source: this exporter is not a node of the cluster", "source", s.Name)
+			continue
+		}
+		src, err := f.build(env, s)
+		if err != nil {
+			return nil, fmt.Errorf("cluster %q: source %q: %w", cfg.Name, s.Name, err)
+		}
+		nodes := []string{c.local}
+		if !f.local {
+			nodes = nodeNames(cfg)
+		}
+		c.sources = append(c.sources, &sourceRunner{name: s.Name, provides: f.provides, nodes: nodes, src: src})
+		c.provides.Role = c.provides.Role || f.provides.Role
+		c.provides.Sync = c.provides.Sync || f.provides.Sync
+	}
+	if cfg.Kind == config.KindMasterSlave {
+		c.provides.Role = true // roles come from the configuration
+	}
+	if err := c.buildProbes(); err != nil {
+		return nil, fmt.Errorf("cluster %q: %w", cfg.Name, err)
+	}
+	return c, nil
+}
+
+// Name is the cluster name.
+func (c *Cluster) Name() string { return c.cfg.Name }
+
+func nodeNames(cfg *config.Cluster) []string {
+	out := make([]string, len(cfg.Nodes))
+	for i, n := range cfg.Nodes {
+		out[i] = n.Name
+	}
+	return out
+}
+
+func (c *Cluster) buildProbes() error {
+	add := func(node, host string, s *config.Service, live bool) error {
+		p, ok := prober.Lookup(s.Protocol)
+		if !ok {
+			return fmt.Errorf("service %q: no prober for protocol %q", s.Name, s.Protocol)
+		}
+		t, err := c.target(host, s)
+		if err != nil {
+			return fmt.Errorf("service %q: %w", s.Name, err)
+		}
+		c.probes = append(c.probes, &probeTask{node: node, service: s, live: live, prober: p, target: t})
+		return nil
+	}
+	for _, s := range c.cfg.Services {
+		for _, n := range c.cfg.Nodes {
+			if err := add(n.Name, n.Address, s, false); err != nil {
+				return err
+			}
+		}
+		if c.cfg.VirtualAddress != "" {
+			if err := add("", c.cfg.VirtualAddress, s, false); err != nil {
+				return err
+			}
+		}
+	}
+	if c.derived != nil {
+		for _, s := range c.cfg.Liveness {
+			for _, n := range c.cfg.Nodes {
+				if err := add(n.Name, n.Address, s, true); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) target(host string, s *config.Service) (prober.Target, error) {
+	t := prober.Target{
+		Address:       net.JoinHostPort(host, strconv.Itoa(s.Port)),
+		TLS:           prober.TLSMode(s.TLSMode()),
+		Opportunistic: s.Opportunistic(),
+		ServerName:    s.ServerName,
+		HeloName:      c.global.HeloName,
+		HTTPPath:      s.HTTPPath, HTTPExpectStatus: s.HTTPExpectStatus, HTTPHost: s.HTTPHost,
+		DNSQueryName: s.DNSQueryName, DNSQueryType: s.DNSQueryType, DNSTransport: s.DNSTransport,
+		LDAPBaseDN: s.LDAPBaseDN,
+	}
+	serverName := s.ServerName
+	if serverName == "" {
+		serverName = host
+	}
+	tc := &tls.Config{ServerName: serverName, InsecureSkipVerify: s.InsecureSkipVerify, MinVersion: tls.VersionTLS12} //nolint:gosec // operator's choice, documented
+	if s.CAFile != "" {
+		pem, err := os.ReadFile(s.CAFile)
+		if err != nil {
+			return t, fmt.Errorf("ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return t, fmt.Errorf("ca_file %s: no PEM certificate found", s.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	t.TLSConfig = tc
+	return t, nil
+}
+
+// ProbeOutcome is one probe's result in a snapshot.
+type ProbeOutcome struct {
+	Service *config.Service
+	Result  prober.Result
+}
+
+// SourceStatus is how one source did for one node.
+type SourceStatus struct {
+	Name     string
+	Node     string
+	Up       bool
+	Duration time.Duration
+}
+
+// Snapshot is everything one collection observed about a cluster.
+type Snapshot struct {
+	Cluster  *config.Cluster
+	Facts    facts.Set
+	Services map[string][]ProbeOutcome // node -> service probes
+	Virtual  []ProbeOutcome
+	Sources  []SourceStatus
+	Roles    map[string]RoleHistory
+	Window   WindowState
+	Provides Provides
+}
+
+// WindowState is the update window of a cluster at collection time.
+type WindowState struct {
+	Open bool
+	End  time.Time
+}
+
+// Collect runs every probe and source of the cluster under ctx.
+func (c *Cluster) Collect(ctx context.Context) *Snapshot {
+	snap := &Snapshot{
+		Cluster:  c.cfg,
+		Facts:    facts.Set{},
+		Services: map[string][]ProbeOutcome{},
+		Provides: c.provides,
+	}
+	began := time.Now()
+	sem := make(chan struct{}, c.global.MaxConcurrency)
+	var (
+		mu sync.Mutex
+		wg sync.WaitGroup
+	)
+	live := map[string]map[string]bool{} // node -> liveness check -> up
+	run := func(f func()) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+			}
+			f() // runs even when ctx is done, so the result is recorded as failed
+		}()
+	}
+	for _, p := range c.probes {
+		run(func() {
+			res := c.probe(ctx, p)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case p.live:
+				if live[p.node] == nil {
+					live[p.node] = map[string]bool{}
+				}
+				live[p.node][p.service.Name] = res.Up
+			case p.node == "":
+				snap.Virtual = append(snap.Virtual, ProbeOutcome{p.service, res})
+			default:
+				snap.Services[p.node] = append(snap.Services[p.node], ProbeOutcome{p.service, res})
+			}
+		})
+	}
+	results := make([]facts.Set, len(c.sources))
+	for i, s := range c.sources {
+		run(func() {
+			start := time.Now()
+			set, err := s.collect(ctx)
+			d := time.Since(start)
+			if err != nil {
+				c.opts.Logger.Warn("source failed", "cluster", c.cfg.Name, "source", s.name, "err", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			results[i] = set
+			for _, n := range s.nodes {
+				snap.Sources = append(snap.Sources, SourceStatus{Name: s.name, Node: n, Up: err == nil, Duration: d})
+			}
+			if err != nil {
+				results[i] = unknownFacts(s)
+			}
+		})
+	}
+	wg.Wait()
+	// Sources merge in configuration order: earlier sources take precedence.
+	for _, set := range results {
+		for name, n := range set {
+			if c.cfg.NodeByName(name) == nil {
+				c.opts.Logger.Debug("source reported an unconfigured node; ignored", "cluster", c.cfg.Name, "node", name)
+				continue
+			}
+			snap.Facts.Node(name).Merge(n)
+		}
+	}
+	if c.derived != nil {
+		for name, n := range c.derived.derive(snap, live) {
+			snap.Facts.Node(name).Merge(n)
+			snap.Sources = append(snap.Sources, SourceStatus{Name: c.derived.name, Node: name, Up: true, Duration: time.Since(began)})
+		}
+	}
+	// A version stated in a greeting stands in where no source reported one.
+	for node, outcomes := range snap.Services {
+		for _, o := range outcomes {
+			if f := snap.Facts.Node(node); f.Version == "" && o.Result.Version != "" {
+				f.Version = o.Result.Version
+			}
+		}
+	}
+	if c.cfg.Kind == config.KindMasterSlave {
+		c.applyConfiguredRoles(snap)
+	}
+	if c.provides.Role {
+		for _, n := range c.cfg.Nodes {
+			if snap.Facts.Node(n.Name).Role == "" {
+				snap.Facts.Node(n.Name).Role = facts.RoleUnknown
+			}
+		}
+	}
+	snap.Roles = c.opts.Roles.Observe(c.cfg.Name, snap.Facts, c.opts.Now())
+	sortOutcomes(snap)
+	return snap
+}
+
+func (s *sourceRunner) collect(ctx context.Context) (set facts.Set, err error) {
+	defer func() {
+		if r := recover(); r != nil { // a parser bug must not take the exporter down
+			set, err = nil, fmt.Errorf("source panicked: %v", r)
+		}
+	}()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("no time left: %w", err)
+	}
+	return s.src.Collect(ctx)
+}
+
+// unknownFacts is what a failed source leaves: the facts it is responsible
+// for become unknown on the nodes it describes.
+func unknownFacts(s *sourceRunner) facts.Set {
+	set := facts.Set{}
+	for _, n := range s.nodes {
+		f := set.Node(n)
+		if s.provides.Role {
+			f.Role = facts.RoleUnknown
+		}
+		if s.provides.Sync {
+			f.SyncState = facts.SyncUnknown
+		}
+	}
+	return set
+}
+
+// applyConfiguredRoles gives master_slave nodes their configured role,
+// unless a source found them offline or unknown.
+func (c *Cluster) applyConfiguredRoles(snap *Snapshot) {
+	for _, n := range c.cfg.Nodes {
+		f := snap.Facts.Node(n.Name)
+		if f.Role == facts.RoleOffline || f.Role == facts.RoleUnknown && c.derived != nil {
+			continue
+		}
+		f.Role = facts.Role(n.Role)
+	}
+}
+
+// probe runs one check within the service timeout and what is left of ctx.
+func (c *Cluster) probe(ctx context.Context, p *probeTask) prober.Result {
+	pctx, cancel := context.WithTimeout(ctx, time.Duration(p.service.Timeout))
+	defer cancel()
+	if err := pctx.Err(); err != nil {
+		return prober.Result{Err: fmt.Errorf("not started: %w", err)}
+	}
+	start := time.Now()
+	res := p.prober(pctx, p.target)
+	if res.Duration == 0 {
+		res.Duration = time.Since(start)
+	}
+	if res.Err != nil {
+		c.opts.Logger.Debug("probe failed", "cluster", c.cfg.Name, "node", p.node, "service", p.service.Name, "err", res.Err)
+	}
+	return res
+}

@@ -1,0 +1,104 @@
+package collector
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mailcluster/mailcluster_exporter/config"
+)
+
+// errOutputTooLarge is returned when a command or HTTP body exceeds the cap.
+var errOutputTooLarge = errors.New("output exceeds the size cap")
+
+// cappedBuffer keeps at most max bytes and fails the write beyond that, so
+// a runaway command is stopped instead of filling memory.
+type cappedBuffer struct {
+	buf        bytes.Buffer
+	max        int64
+	overflow   bool
+	onOverflow func()
+}
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	if int64(c.buf.Len()+len(p)) > c.max {
+		if !c.overflow && c.onOverflow != nil {
+			c.onOverflow()
+		}
+		c.overflow = true
+		return 0, errOutputTooLarge
+	}
+	return c.buf.Write(p)
+}
+
+// Runner runs commands as argv (never through a shell), with a deadline,
+// an output cap and a minimal environment.
+type Runner struct {
+	MaxOutput int64
+}
+
+// Run executes c and returns its standard output. A non-zero exit, a
+// timeout or too much output is an error that includes the start of stderr.
+func (r Runner) Run(ctx context.Context, c config.Command) ([]byte, error) {
+	if len(c.Argv) == 0 {
+		return nil, errors.New("no command configured")
+	}
+	if c.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(c.Timeout))
+		defer cancel()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.Argv[0], c.Argv[1:]...)
+	cmd.Env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C", "LC_ALL=C"}, c.Env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Kill the whole process group, so helpers a script started die too.
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 500 * time.Millisecond
+	max := r.MaxOutput
+	if max <= 0 {
+		max = config.DefaultMaxOutputBytes
+	}
+	stdout := &cappedBuffer{max: max, onOverflow: cancel}
+	stderr := &cappedBuffer{max: 4096}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	err := cmd.Run()
+	if err != nil {
+		name := c.Argv[0]
+		switch {
+		case stdout.overflow:
+			return nil, fmt.Errorf("%s: %w (%d bytes)", name, errOutputTooLarge, max)
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("%s: %w", name, context.DeadlineExceeded)
+		}
+		if msg := strings.TrimSpace(stderr.buf.String()); msg != "" {
+			return nil, fmt.Errorf("%s: %w: %s", name, err, firstLine(msg))
+		}
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return stdout.buf.Bytes(), nil
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
+
+// withDefault returns c, or argv as the command when c has none.
+func withDefault(c config.Command, argv ...string) config.Command {
+	if len(c.Argv) == 0 {
+		c.Argv = argv
+	}
+	return c
+}

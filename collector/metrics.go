@@ -1,0 +1,151 @@
+package collector
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mailcluster/mailcluster_exporter/collector/facts"
+)
+
+const namespace = "mailcluster"
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, labels, nil)
+}
+
+var (
+	cn = []string{"cluster", "node"}
+
+	nodeInfoDesc       = desc("node_info", "Every configured node (always 1).", "cluster", "node", "kind", "address", "priority", "preferred")
+	nodeRoleDesc       = desc("node_role", "Operating role of the node: 1 for the current role, 0 for the others.", "cluster", "node", "role")
+	redundancyDesc     = desc("redundancy_enabled", "1 if redundancy is switched on for the node, 0 if off.", cn...)
+	peerUpDesc         = desc("peer_up", "1 if the node sees its peer (heartbeat or sync link).", "cluster", "node", "peer")
+	syncStateDesc      = desc("sync_state", "Data sync state of the node: 1 for the current state, 0 for the others.", "cluster", "node", "state")
+	syncProgressDesc   = desc("sync_progress_ratio", "Sync progress, 0 to 1, while syncing.", cn...)
+	syncLagDesc        = desc("sync_lag_seconds", "Age of the newest replicated change.", cn...)
+	syncPendingDesc    = desc("sync_pending", "Data still to replicate.", "cluster", "node", "unit")
+	serviceUpDesc      = desc("service_up", "1 if the protocol check on the node's own address succeeded.", "cluster", "node", "service")
+	serviceDurDesc     = desc("service_probe_duration_seconds", "Duration of the protocol check on the node's own address.", "cluster", "node", "service")
+	serviceCertDesc    = desc("service_tls_cert_expiry_timestamp_seconds", "NotAfter of the certificate the service presented.", "cluster", "node", "service")
+	softwareDesc       = desc("software_info", "Software version the node reports (always 1).", "cluster", "node", "version")
+	restartDesc        = desc("restart_required", "1 if the node asks for a service restart.", cn...)
+	queueMsgsDesc      = desc("queue_messages", "Messages in the queue.", "cluster", "node", "queue")
+	queueBytesDesc     = desc("queue_bytes", "Bytes in the queue.", "cluster", "node", "queue")
+	queueAgeDesc       = desc("queue_oldest_age_seconds", "Age of the oldest message in the queue.", "cluster", "node", "queue")
+	roleChangesDesc    = desc("role_changes_total", "Role transitions of the node observed by this exporter.", cn...)
+	lastRoleChangeDesc = desc("last_role_change_timestamp_seconds", "Unix time of the node's last role transition.", cn...)
+	sourceUpDesc       = desc("source_up", "1 if the source could produce its facts, 0 if it failed.", "cluster", "node", "source")
+	sourceDurDesc      = desc("source_duration_seconds", "Time the source took in this collection.", "cluster", "node", "source")
+
+	serviceInfoDesc = desc("service_info", "Every configured service (always 1).", "cluster", "service", "protocol", "port", "tls", "gated")
+	vServiceUpDesc  = desc("virtual_service_up", "1 if the service answers through the virtual address.", "cluster", "service")
+	vServiceDurDesc = desc("virtual_service_probe_duration_seconds", "Duration of the check through the virtual address.", "cluster", "service")
+	vServiceCert    = desc("virtual_service_tls_cert_expiry_timestamp_seconds", "NotAfter of the certificate presented through the virtual address.", "cluster", "service")
+	windowOpenDesc  = desc("update_window_open", "1 while an update window is open for the cluster.", "cluster")
+	windowEndDesc   = desc("update_window_end_timestamp_seconds", "When the open update window ends.", "cluster")
+)
+
+// Describe sends every descriptor a snapshot can produce.
+func Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{nodeInfoDesc, nodeRoleDesc, redundancyDesc, peerUpDesc, syncStateDesc,
+		syncProgressDesc, syncLagDesc, syncPendingDesc, serviceUpDesc, serviceDurDesc, serviceCertDesc, softwareDesc,
+		restartDesc, queueMsgsDesc, queueBytesDesc, queueAgeDesc, roleChangesDesc, lastRoleChangeDesc, sourceUpDesc,
+		sourceDurDesc, serviceInfoDesc, vServiceUpDesc, vServiceDurDesc, vServiceCert, windowOpenDesc, windowEndDesc} {
+		ch <- d
+	}
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Emit writes the metrics of a snapshot.
+func (s *Snapshot) Emit(ch chan<- prometheus.Metric) {
+	cl := s.Cluster
+	gauge := func(d *prometheus.Desc, v float64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, l...)
+	}
+	for _, n := range cl.Nodes {
+		gauge(nodeInfoDesc, 1, cl.Name, n.Name, cl.Kind, n.Address, strconv.Itoa(n.Priority),
+			strconv.FormatBool(cl.PreferredActive == n.Name))
+	}
+	for _, name := range s.Facts.Names() {
+		f := s.Facts[name]
+		l := []string{cl.Name, name}
+		if f.Role != "" {
+			for _, r := range facts.Roles {
+				gauge(nodeRoleDesc, boolValue(f.Role == r), cl.Name, name, string(r))
+			}
+		}
+		if f.RedundancyEnabled != nil {
+			gauge(redundancyDesc, boolValue(*f.RedundancyEnabled), l...)
+		}
+		for peer, up := range f.PeerUp {
+			gauge(peerUpDesc, boolValue(up), cl.Name, name, peer)
+		}
+		if f.SyncState != "" {
+			for _, st := range facts.SyncStates {
+				gauge(syncStateDesc, boolValue(f.SyncState == st), cl.Name, name, string(st))
+			}
+		}
+		if f.SyncProgress != nil {
+			gauge(syncProgressDesc, *f.SyncProgress, l...)
+		}
+		if f.SyncLagSeconds != nil {
+			gauge(syncLagDesc, *f.SyncLagSeconds, l...)
+		}
+		for unit, v := range f.SyncPending {
+			gauge(syncPendingDesc, v, cl.Name, name, unit)
+		}
+		if f.Version != "" {
+			gauge(softwareDesc, 1, cl.Name, name, f.Version)
+		}
+		if f.RestartRequired != nil {
+			gauge(restartDesc, boolValue(*f.RestartRequired), l...)
+		}
+		for q, v := range f.Queues {
+			gauge(queueMsgsDesc, v.Messages, cl.Name, name, q)
+			gauge(queueBytesDesc, v.Bytes, cl.Name, name, q)
+			if v.OldestAgeSeconds != nil {
+				gauge(queueAgeDesc, *v.OldestAgeSeconds, cl.Name, name, q)
+			}
+		}
+		if h, ok := s.Roles[name]; ok {
+			ch <- prometheus.MustNewConstMetric(roleChangesDesc, prometheus.CounterValue, h.Changes, l...)
+			if h.LastChange > 0 {
+				gauge(lastRoleChangeDesc, h.LastChange, l...)
+			}
+		}
+	}
+	for node, outcomes := range s.Services {
+		for _, o := range outcomes {
+			gauge(serviceUpDesc, boolValue(o.Result.Up), cl.Name, node, o.Service.Name)
+			gauge(serviceDurDesc, o.Result.Duration.Seconds(), cl.Name, node, o.Service.Name)
+			if !o.Result.CertNotAfter.IsZero() {
+				gauge(serviceCertDesc, float64(o.Result.CertNotAfter.Unix()), cl.Name, node, o.Service.Name)
+			}
+		}
+	}
+	for _, st := range s.Sources {
+		gauge(sourceUpDesc, boolValue(st.Up), cl.Name, st.Node, st.Name)
+		gauge(sourceDurDesc, st.Duration.Seconds(), cl.Name, st.Node, st.Name)
+	}
+	for _, sv := range cl.Services {
+		gauge(serviceInfoDesc, 1, cl.Name, sv.Name, sv.Protocol, strconv.Itoa(sv.Port), sv.TLSMode(), strconv.FormatBool(sv.IsGated()))
+	}
+	for _, o := range s.Virtual {
+		gauge(vServiceUpDesc, boolValue(o.Result.Up), cl.Name, o.Service.Name)
+		gauge(vServiceDurDesc, o.Result.Duration.Seconds(), cl.Name, o.Service.Name)
+		if !o.Result.CertNotAfter.IsZero() {
+			gauge(vServiceCert, float64(o.Result.CertNotAfter.Unix()), cl.Name, o.Service.Name)
+		}
+	}
+	gauge(windowOpenDesc, boolValue(s.Window.Open), cl.Name)
+	if s.Window.Open && !s.Window.End.IsZero() {
+		gauge(windowEndDesc, float64(s.Window.End.Unix()), cl.Name)
+	}
+}

@@ -1,0 +1,359 @@
+package prober
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+)
+
+// Bounds that keep a garbage or hostile server from exhausting memory or
+// time: a line longer than maxLineBytes fails the probe, as does a
+// multi-line reply longer than maxReplyLines lines.
+const (
+	maxLineBytes  = 4096
+	maxReplyLines = 128
+	// quitGrace bounds the wait for the reply to QUIT/LOGOUT, which is
+	// read best-effort: the dialogue already succeeded by then.
+	quitGrace = time.Second
+)
+
+var (
+	errLineTooLong  = fmt.Errorf("line longer than %d bytes", maxLineBytes)
+	errTooManyLines = fmt.Errorf("reply longer than %d lines", maxReplyLines)
+)
+
+// guardedConn is a connection whose deadline follows the probe's context: the
+// deadline is armed at dial time and a cancellation of the context (not
+// only its expiry) interrupts blocked reads and writes at once.
+type guardedConn struct {
+	net.Conn
+	stop func() bool
+}
+
+func (c *guardedConn) Close() error {
+	c.stop()
+	return c.Conn.Close()
+}
+
+// dial connects to address under ctx with a net.Dialer and arms the
+// connection deadline from ctx's deadline.
+func dial(ctx context.Context, network, address string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, fmt.Errorf("dial: %w", err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		if err := c.SetDeadline(dl); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("set deadline: %w", err)
+		}
+	}
+	stop := context.AfterFunc(ctx, func() {
+		// An instant in the past makes every pending and future I/O fail.
+		_ = c.SetDeadline(time.Unix(1, 0))
+	})
+	return &guardedConn{Conn: c, stop: stop}, nil
+}
+
+// tlsMode normalises and checks t.TLS.
+func tlsMode(t Target) (TLSMode, error) {
+	switch t.TLS {
+	case "", TLSNone:
+		return TLSNone, nil
+	case TLSStartTLS, TLSImplicit:
+		return t.TLS, nil
+	}
+	return "", fmt.Errorf("unknown TLS mode %q", t.TLS)
+}
+
+// tlsConfig returns the config for a handshake with t: a clone of
+// t.TLSConfig with ServerName defaulted from t.ServerName, then fallback, then
+// the host part of t.Address.
+func tlsConfig(t Target, fallback string) *tls.Config {
+	var cfg *tls.Config
+	if t.TLSConfig != nil {
+		cfg = t.TLSConfig.Clone()
+	} else {
+		cfg = &tls.Config{}
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = t.ServerName
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = fallback
+	}
+	if cfg.ServerName == "" {
+		if host, _, err := net.SplitHostPort(t.Address); err == nil {
+			cfg.ServerName = host
+		}
+	}
+	return cfg
+}
+
+// handshake runs a TLS client handshake over c under ctx and records the
+// leaf certificate's NotAfter in r, also when verification failed.
+func handshake(ctx context.Context, c net.Conn, cfg *tls.Config, r *Result) (*tls.Conn, error) {
+	tc := tls.Client(c, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		r.CertNotAfter = unverifiedNotAfter(err)
+		return nil, fmt.Errorf("TLS handshake: %w", err)
+	}
+	if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
+		r.CertNotAfter = certs[0].NotAfter
+	}
+	return tc, nil
+}
+
+// unverifiedNotAfter returns the leaf NotAfter of a certificate that failed
+// verification somewhere in err's chain, else the zero time.
+func unverifiedNotAfter(err error) time.Time {
+	var cve *tls.CertificateVerificationError
+	if errors.As(err, &cve) && len(cve.UnverifiedCertificates) > 0 {
+		return cve.UnverifiedCertificates[0].NotAfter
+	}
+	return time.Time{}
+}
+
+// lineReader reads CRLF (or bare LF) terminated lines of at most
+// maxLineBytes; it never buffers more than that.
+type lineReader struct {
+	br *bufio.Reader
+}
+
+func newLineReader(r io.Reader) *lineReader {
+	return &lineReader{br: bufio.NewReaderSize(r, maxLineBytes)}
+}
+
+// readLine returns the next line without its terminator.
+func (l *lineReader) readLine() (string, error) {
+	b, err := l.br.ReadSlice('\n')
+	switch {
+	case errors.Is(err, bufio.ErrBufferFull):
+		return "", errLineTooLong
+	case errors.Is(err, io.EOF):
+		if len(b) > 0 {
+			return "", io.ErrUnexpectedEOF
+		}
+		return "", fmt.Errorf("connection closed: %w", err)
+	case err != nil:
+		return "", err
+	}
+	b = b[:len(b)-1]
+	if n := len(b); n > 0 && b[n-1] == '\r' {
+		b = b[:n-1]
+	}
+	return string(b), nil
+}
+
+// textConn is a line-oriented client session (SMTP, POP3, IMAP) that can be
+// upgraded to TLS in place.
+type textConn struct {
+	raw  net.Conn // the TCP connection
+	conn net.Conn // raw, or the TLS connection over it
+	lr   *lineReader
+	tls  bool
+}
+
+// openText dials t.Address and, for implicit TLS, completes the handshake.
+func openText(ctx context.Context, t Target, r *Result) (*textConn, error) {
+	mode, err := tlsMode(t)
+	if err != nil {
+		return nil, err
+	}
+	c, err := dial(ctx, "tcp", t.Address)
+	if err != nil {
+		return nil, err
+	}
+	s := &textConn{raw: c, conn: c}
+	if mode == TLSImplicit {
+		tc, err := handshake(ctx, c, tlsConfig(t, ""), r)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		s.conn, s.tls = tc, true
+	}
+	s.lr = newLineReader(s.conn)
+	return s, nil
+}
+
+// close closes the connection (the TLS layer, if any, is not shut down
+// politely: the server gets a TCP FIN, which every server handles).
+func (s *textConn) close() { s.raw.Close() }
+
+// readLine reads one bounded line.
+func (s *textConn) readLine() (string, error) { return s.lr.readLine() }
+
+// send writes one command line terminated by CRLF.
+func (s *textConn) send(line string) error {
+	_, err := io.WriteString(s.conn, line+"\r\n")
+	return err
+}
+
+// wantUpgrade says whether to run STARTTLS now, given the TLS mode and
+// whether the server advertised it. Required but not advertised is an error.
+func (s *textConn) wantUpgrade(t Target, advertised bool) (bool, error) {
+	if s.tls {
+		return false, nil
+	}
+	mode, err := tlsMode(t)
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case mode == TLSStartTLS && !advertised:
+		return false, errors.New("STARTTLS required but not advertised")
+	case mode == TLSStartTLS:
+		return true, nil
+	}
+	return t.Opportunistic && advertised, nil
+}
+
+// startTLS upgrades the session after the server accepted STARTTLS/STLS.
+// Any plaintext the server sent after its go-ahead is refused: it would be
+// read as if it had come over TLS (the STARTTLS injection problem).
+func (s *textConn) startTLS(ctx context.Context, t Target, r *Result) error {
+	if s.lr.br.Buffered() > 0 {
+		return errors.New("STARTTLS: server sent data before the TLS handshake")
+	}
+	tc, err := handshake(ctx, s.raw, tlsConfig(t, ""), r)
+	if err != nil {
+		return err
+	}
+	s.conn, s.tls = tc, true
+	s.lr = newLineReader(tc)
+	return nil
+}
+
+// quit sends the closing command and lets read consume the reply, both
+// best-effort and bounded by quitGrace: by now the dialogue has succeeded.
+func (s *textConn) quit(ctx context.Context, cmd string, read func() error) {
+	if ctx.Err() != nil {
+		return
+	}
+	dl := time.Now().Add(quitGrace)
+	if cdl, ok := ctx.Deadline(); ok && cdl.Before(dl) {
+		dl = cdl
+	}
+	_ = s.raw.SetDeadline(dl)
+	if s.send(cmd) == nil {
+		_ = read()
+	}
+}
+
+// quote shortens server text for error messages.
+func quote(s string) string {
+	const max = 80
+	if len(s) > max {
+		s = s[:max] + "..."
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// extractVersion returns "Product Version" when text states a software
+// version, else "". The rule is deliberately simple so that it never invents
+// a version:
+//
+//   - a "Product/Version" token (the form of HTTP Server headers), or
+//   - a word pair "Product Version" where Product starts with an upper-case
+//     letter and has only letters, digits, '-' and '_',
+//
+// where Version is an optional 'v' followed by a digit, and contains a dot;
+// it ends before the first character other than a letter, digit, '.', '-',
+// '_' or '+', and all-numeric dotted quads (IPv4 addresses) are not versions.
+// So "ESMTP Sendmail 8.15.2/8.15.2;" gives "Sendmail 8.15.2", "Exim 4.96"
+// gives "Exim 4.96", "Apache/2.4.57 (Debian)" gives "Apache 2.4.57", and
+// "ESMTP Postfix (Debian/GNU)" or "Dovecot (Debian) ready." give "".
+// Callers strip protocol framing (reply codes, IMAP response codes) first.
+func extractVersion(text string) string {
+	const maxLen = 64
+	fields := strings.Fields(text)
+	for i, f := range fields {
+		// Product/Version.
+		if p, v, ok := strings.Cut(f, "/"); ok && isProduct(p, false) {
+			if v = versionPrefix(v); v != "" {
+				return capLen(p+" "+v, maxLen)
+			}
+		}
+		// Product Version.
+		if i+1 < len(fields) && isProduct(f, true) {
+			if v := versionPrefix(fields[i+1]); v != "" {
+				return capLen(f+" "+v, maxLen)
+			}
+		}
+	}
+	return ""
+}
+
+func capLen(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
+
+// isProduct reports whether s looks like a product name.
+func isProduct(s string, upper bool) bool {
+	if len(s) < 2 || !isLetter(s[0]) || upper && !(s[0] >= 'A' && s[0] <= 'Z') {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !isLetter(c) && !isDigit(c) && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// versionPrefix returns the version at the start of s, or "".
+func versionPrefix(s string) string {
+	start := 0
+	if len(s) > 0 && (s[0] == 'v' || s[0] == 'V') {
+		start = 1
+	}
+	if start >= len(s) || !isDigit(s[start]) {
+		return ""
+	}
+	end := start
+	for end < len(s) {
+		c := s[end]
+		if !isLetter(c) && !isDigit(c) && c != '.' && c != '-' && c != '_' && c != '+' {
+			break
+		}
+		end++
+	}
+	v := strings.TrimRight(s[:end], ".-_+")
+	if !strings.Contains(v, ".") || isDottedQuad(v) {
+		return ""
+	}
+	return v
+}
+
+func isDottedQuad(s string) bool {
+	parts := strings.Split(s, ".")
+	if len(parts) != 4 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" {
+			return false
+		}
+		for i := 0; i < len(p); i++ {
+			if !isDigit(p[i]) {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,167 @@
+// Package prober holds one protocol check per file (SMTP, POP3, IMAP, LDAP,
+// HTTP, DNS, TCP), all sharing one deadline-aware shape: a Prober takes a
+// context whose deadline bounds the whole dialogue and a Target, and returns
+// a Result. A probe is up only when the protocol dialogue succeeded, not
+// merely when the TCP connection was accepted.
+//
+// The shared machinery (dialling under the context, connection deadlines,
+// TLS handshakes and certificate expiry, the bounded line reader, version
+// extraction from greetings) lives in conn.go; every protocol file only
+// writes its dialogue.
+package prober
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"time"
+)
+
+// TLSMode says how TLS is used on a connection.
+type TLSMode string
+
+// TLS modes.
+const (
+	TLSNone     TLSMode = "none"     // plain text; STARTTLS is still used if the server advertises it and Opportunistic is set
+	TLSStartTLS TLSMode = "starttls" // upgrade in-protocol (STARTTLS / STLS / LDAP StartTLS); failure to upgrade is a failed probe
+	TLSImplicit TLSMode = "implicit" // TLS from the first byte (SMTPS, POP3S, IMAPS, LDAPS, HTTPS)
+)
+
+// DefaultHeloName is the EHLO argument used when Target.HeloName is empty.
+const DefaultHeloName = "mailcluster-exporter.invalid"
+
+// DefaultTimeout bounds a probe whose context carries no deadline, so that a
+// caller that forgot one still cannot hang forever.
+const DefaultTimeout = 10 * time.Second
+
+// Target is one check of one service on one address.
+type Target struct {
+	// Address is host:port (IPv6 hosts in brackets, as net.JoinHostPort
+	// writes them).
+	Address string
+	// TLS selects plain, STARTTLS or implicit TLS; "" means TLSNone. The
+	// protocols whose name implies TLS (smtps, pop3s, imaps, ldaps, https)
+	// always use implicit TLS, whatever this says.
+	TLS TLSMode
+	// Opportunistic upgrades a TLSNone connection when the server
+	// advertises STARTTLS (so the certificate expiry is still seen). A
+	// failed opportunistic upgrade fails the probe: the server offered TLS
+	// and could not deliver it.
+	Opportunistic bool
+	// TLSConfig is cloned for TLS handshakes (RootCAs, InsecureSkipVerify,
+	// client certificates...). nil means a default config. When the clone
+	// has no ServerName, it is taken from ServerName, else (HTTP only)
+	// the host of HTTPHost, else the host part of Address.
+	TLSConfig *tls.Config
+	// ServerName is the name used for SNI and certificate verification.
+	ServerName string
+	// HeloName is the EHLO argument for SMTP (default DefaultHeloName).
+	HeloName string
+
+	// HTTP options.
+	HTTPPath         string // request path (and query), default "/"
+	HTTPExpectStatus []int  // accepted status codes; empty means 200-399
+	HTTPHost         string // Host header override
+	// DNS options.
+	DNSQueryName string // name to resolve (required for dns)
+	DNSQueryType string // A, AAAA, MX, ... default A
+	DNSTransport string // udp (default) or tcp
+	// LDAP options.
+	LDAPBaseDN string // base object of the base-scope search; "" reads the root DSE
+}
+
+// Result is the outcome of one probe.
+type Result struct {
+	// Up is true only when the protocol dialogue succeeded.
+	Up bool
+	// Duration is the wall time of the whole probe, dial included.
+	Duration time.Duration
+	// CertNotAfter is the NotAfter of the peer's leaf certificate, zero
+	// when no TLS handshake reached the certificate. It is also set when
+	// the certificate failed verification (e.g. expired), so an expired
+	// certificate shows as such rather than as "no TLS".
+	CertNotAfter time.Time
+	// Version is the software version stated by the server (greeting,
+	// HTTP Server header, LDAP vendorVersion), "" if none is stated.
+	Version string
+	// Err says why the probe failed (nil when Up).
+	Err error
+}
+
+// Prober runs one protocol dialogue against t within ctx's deadline. It never
+// returns later than shortly after that deadline (DefaultTimeout when ctx
+// has none).
+type Prober func(ctx context.Context, t Target) Result
+
+// Protocol describes one protocol name as written in the config.
+type Protocol struct {
+	// Probe runs the check.
+	Probe Prober
+	// Port is the default port.
+	Port int
+	// ImplicitTLS is true when the protocol name implies TLS from the
+	// first byte (Target.TLS is then ignored).
+	ImplicitTLS bool
+	// StartTLS is true when the protocol can upgrade in-protocol, i.e.
+	// when TLSStartTLS and Opportunistic mean something for it.
+	StartTLS bool
+	// TLS is true when Target.TLS = TLSImplicit is supported.
+	TLS bool
+}
+
+// Protocols maps a protocol name (as written in the config) to its prober.
+// This is the one place where protocols are registered; it is read-only.
+var Protocols = map[string]Protocol{
+	"smtp":  {Probe: run("smtp", smtpDialogue), Port: 25, StartTLS: true, TLS: true},
+	"smtps": {Probe: run("smtps", implicit(smtpDialogue)), Port: 465, ImplicitTLS: true, TLS: true},
+	"pop3":  {Probe: run("pop3", pop3Dialogue), Port: 110, StartTLS: true, TLS: true},
+	"pop3s": {Probe: run("pop3s", implicit(pop3Dialogue)), Port: 995, ImplicitTLS: true, TLS: true},
+	"imap":  {Probe: run("imap", imapDialogue), Port: 143, StartTLS: true, TLS: true},
+	"imaps": {Probe: run("imaps", implicit(imapDialogue)), Port: 993, ImplicitTLS: true, TLS: true},
+	"ldap":  {Probe: run("ldap", ldapDialogue), Port: 389, StartTLS: true, TLS: true},
+	"ldaps": {Probe: run("ldaps", implicit(ldapDialogue)), Port: 636, ImplicitTLS: true, TLS: true},
+	"http":  {Probe: run("http", httpDialogue), Port: 80, TLS: true},
+	"https": {Probe: run("https", implicit(httpDialogue)), Port: 443, ImplicitTLS: true, TLS: true},
+	"dns":   {Probe: run("dns", dnsDialogue), Port: 53},
+	"tcp":   {Probe: run("tcp", tcpDialogue), Port: 0, TLS: true},
+}
+
+// Lookup returns the prober for a protocol name.
+func Lookup(protocol string) (Prober, bool) {
+	p, ok := Protocols[protocol]
+	return p.Probe, ok
+}
+
+// dialogue is what a protocol file implements: the conversation itself. It
+// fills r.CertNotAfter and r.Version as it learns them and returns nil only
+// when the dialogue succeeded. ctx always has a deadline.
+type dialogue func(ctx context.Context, t Target, r *Result) error
+
+// run turns a dialogue into a Prober: it supplies a deadline when ctx has
+// none, times the probe and sets Up/Err consistently.
+func run(name string, d dialogue) Prober {
+	return func(ctx context.Context, t Target) Result {
+		start := time.Now()
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+			defer cancel()
+		}
+		var r Result
+		err := d(ctx, t, &r)
+		r.Duration = time.Since(start)
+		r.Up = err == nil
+		if err != nil {
+			r.Err = fmt.Errorf("%s %s: %w", name, t.Address, err)
+		}
+		return r
+	}
+}
+
+// implicit forces TLS from the first byte (smtps, pop3s, ...).
+func implicit(d dialogue) dialogue {
+	return func(ctx context.Context, t Target, r *Result) error {
+		t.TLS = TLSImplicit
+		return d(ctx, t, r)
+	}
+}

@@ -1,0 +1,134 @@
+// Package config loads, defaults and validates the exporter's YAML
+// configuration. Loading is strict: an unknown key, a wrong type or an
+// invalid value is an error that names the file, the line and the field.
+package config
+
+import (
+	"time"
+
+	"github.com/prometheus/common/model"
+)
+
+// Cluster kinds (DESIGN.md §1).
+const (
+	KindActiveStandby = "active_standby"
+	KindFailoverGroup = "failover_group"
+	KindMasterSlave   = "master_slave"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Global   Global     `yaml:"global"`
+	Clusters []*Cluster `yaml:"clusters"`
+
+	// File is the path the configuration was read from (not in YAML).
+	File string `yaml:"-"`
+}
+
+// Global holds settings shared by every cluster.
+type Global struct {
+	// ProbeTimeout caps one probe or one command, whatever the scrape allows.
+	ProbeTimeout model.Duration `yaml:"probe_timeout"`
+	// MaxConcurrency bounds the probes and sources running at once in one collection.
+	MaxConcurrency int `yaml:"max_concurrency"`
+	// HeloName is the name the SMTP probe presents in EHLO.
+	HeloName string `yaml:"helo_name"`
+	// MaxOutputBytes caps what a command or HTTP source may return.
+	MaxOutputBytes int64 `yaml:"max_output_bytes"`
+}
+
+// Cluster is one HA mail cluster.
+type Cluster struct {
+	Name            string      `yaml:"name"`
+	Kind            string      `yaml:"kind"`
+	VirtualAddress  string      `yaml:"virtual_address"`
+	PreferredActive string      `yaml:"preferred_active"`
+	Nodes           []*Node     `yaml:"nodes"`
+	Services        []*Service  `yaml:"services"`
+	Liveness        []*Service  `yaml:"liveness"`
+	Sources         []*Source   `yaml:"sources"`
+	UpdateWindows   []*Schedule `yaml:"update_windows"`
+}
+
+// Node is one member of a cluster.
+type Node struct {
+	Name        string `yaml:"name"`
+	Address     string `yaml:"address"`
+	Priority    int    `yaml:"priority"`
+	SyncAddress string `yaml:"sync_address"`
+	// Role is the configured role of a master_slave node (master or slave).
+	Role string `yaml:"role"`
+}
+
+// Service is one protocol check, run on every node's address and on the
+// cluster's virtual address. In YAML it is either a shorthand string
+// ("smtp", "imaps", "submission") or a mapping.
+type Service struct {
+	Name          string         `yaml:"name"`
+	Protocol      string         `yaml:"protocol"`
+	Port          int            `yaml:"port"`
+	TLS           string         `yaml:"tls"`
+	Timeout       model.Duration `yaml:"timeout"`
+	ServerName    string         `yaml:"server_name"`
+	SlowThreshold model.Duration `yaml:"slow_threshold"`
+	Gated         *bool          `yaml:"gated"`
+	// InsecureSkipVerify accepts any certificate (expiry is still reported).
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+	CAFile             string `yaml:"ca_file"`
+
+	HTTPPath         string `yaml:"http_path"`
+	HTTPExpectStatus []int  `yaml:"http_expect_status"`
+	HTTPHost         string `yaml:"http_host"`
+	DNSQueryName     string `yaml:"dns_query_name"`
+	DNSQueryType     string `yaml:"dns_query_type"`
+	DNSTransport     string `yaml:"dns_transport"`
+	LDAPBaseDN       string `yaml:"ldap_base_dn"`
+
+	shorthand bool
+}
+
+// IsGated reports whether the service is stopped during software updates.
+func (s *Service) IsGated() bool { return s.Gated != nil && *s.Gated }
+
+// Schedule is a recurring update window.
+type Schedule struct {
+	Weekday  string         `yaml:"weekday"`
+	Start    string         `yaml:"start"`
+	Duration model.Duration `yaml:"duration"`
+	TimeZone string         `yaml:"time_zone"`
+	Reason   string         `yaml:"reason"`
+
+	weekday  time.Weekday
+	startMin int
+	loc      *time.Location
+}
+
+// NodeByName returns the named node or nil.
+func (c *Cluster) NodeByName(name string) *Node {
+	for _, n := range c.Nodes {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// ServiceByName returns the named service or nil.
+func (c *Cluster) ServiceByName(name string) *Service {
+	for _, s := range c.Services {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// ClusterByName returns the named cluster or nil.
+func (c *Config) ClusterByName(name string) *Cluster {
+	for _, cl := range c.Clusters {
+		if cl.Name == name {
+			return cl
+		}
+	}
+	return nil
+}

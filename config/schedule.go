@@ -1,0 +1,25 @@
+package config
+
+import "time"
+
+// OpenAt reports whether the recurring window is open at t and, if so, when
+// this occurrence ends. Occurrences may cross midnight and week boundaries.
+func (w *Schedule) OpenAt(t time.Time) (bool, time.Time) {
+	if w.loc == nil {
+		return false, time.Time{}
+	}
+	local := t.In(w.loc)
+	// The occurrence that could contain t started on one of the last 8 days.
+	for back := 0; back <= 7; back++ {
+		day := local.AddDate(0, 0, -back)
+		if day.Weekday() != w.weekday {
+			continue
+		}
+		start := time.Date(day.Year(), day.Month(), day.Day(), w.startMin/60, w.startMin%60, 0, 0, w.loc)
+		end := start.Add(time.Duration(w.Duration))
+		if !t.Before(start) && t.Before(end) {
+			return true, end
+		}
+	}
+	return false, time.Time{}
+}

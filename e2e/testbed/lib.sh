@@ -1,0 +1,560 @@
+# lib.sh — shared definitions and functions of the mailcluster e2e testbed. Source it; don't run it.
+# Every script in this directory sources this file; nothing here is duplicated elsewhere.
+# shellcheck shell=bash
+
+# ------------------------------------------------------------------ layout (override by env if needed)
+TB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+E2E_DIR=$(dirname "$TB_DIR")
+REPO_DIR=$(dirname "$E2E_DIR")
+ST=${MC_E2E_STATE:-/run/mc-e2e}                 # all runtime state: pids/, logs/, ns/, node-a/, node-b/, client/
+PIDS=$ST/pids
+LOGS=$ST/logs
+EXPORTER_BIN=${EXPORTER_BIN:-$REPO_DIR/mailcluster_exporter}
+RULES_DIR=${RULES_DIR:-$REPO_DIR/rules}
+
+# ------------------------------------------------------------------ addresses (two private /24s, both guarded)
+NET=10.213.47                                   # "public" LAN: client bridge, node addresses, VIP
+SYNCNET=10.213.48                               # dedicated sync/heartbeat link node-a <-> node-b (VRRP + dsync)
+GUARDED_NETS=("$NET.0/24" "$SYNCNET.0/24")
+VIP=$NET.10
+CLIENT_IP=$NET.1
+NODES=(node-a node-b)
+declare -A NS=([node-a]=mce2e-a [node-b]=mce2e-b)
+CLIENT_NS=mce2e-c
+declare -A ADDR=([node-a]=$NET.11 [node-b]=$NET.12)
+declare -A SYNC_ADDR=([node-a]=$SYNCNET.11 [node-b]=$SYNCNET.12)
+declare -A PEER=([node-a]=node-b [node-b]=node-a)
+declare -A KA_PRIO=([node-a]=150 [node-b]=100)  # VRRP priority: node-a preferred master
+declare -A CL_PRIO=([node-a]=1 [node-b]=2)      # exporter config priority (1 = first choice)
+
+# ------------------------------------------------------------------ ports
+SMTP_PORT=25 IMAP_PORT=143 POP3_PORT=110
+DOVEADM_PORT=12345                              # dsync replication + doveadm; also the liveness port (open on the standby)
+DOVEADM_HTTP_PORT=8080
+EXPORTER_PORT=${EXPORTER_PORT:-9863}
+PROM_PORT=9090 AM_PORT=9093
+VRID=47
+
+# ------------------------------------------------------------------ mail
+MAIL_DOMAIN=e2e.test
+TEST_USER=testuser TEST_PASS=testpass
+USER2=user2 USER2_PASS=pass2
+DOVEADM_SECRET=e2e-doveadm-secret DOVEADM_API_KEY=e2e-api-key
+
+# ------------------------------------------------------------------ generic helpers
+now() { date +%s.%N; }
+elapsed() { printf '%.2fs' "$(echo "$(date +%s.%N) - $1" | bc)"; }
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+warn() { log "WARNING: $*"; }
+die() { log "ERROR: $*"; exit 1; }
+require_root() { [ "$(id -u)" = 0 ] || die "must run as root"; }
+
+# wait_for TRIES DELAY CMD... : run CMD until it succeeds, at most TRIES times, DELAY s apart. rc 0 = succeeded.
+wait_for() {
+  local tries=$1 delay=$2 i; shift 2
+  for ((i = 1; i <= tries; i++)); do
+    "$@" >/dev/null 2>&1 && return 0
+    ((i < tries)) && sleep "$delay"
+  done
+  return 1
+}
+
+# ------------------------------------------------------------------ processes (by pid, never by name)
+alive() {   # alive PID: running and not a zombie (a zombie counts as stopped)
+  [ -n "${1:-}" ] && [ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+# stop_pid PID [SECONDS]: TERM, wait up to SECONDS (default 5), then KILL. rc 0 when stopped.
+stop_pid() {
+  local pid=$1 secs=${2:-5} i
+  alive "$pid" || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < secs * 20; i++)); do alive "$pid" || return 0; sleep 0.05; done
+  warn "pid $pid ($(cat /proc/"$pid"/comm 2>/dev/null)) ignored TERM for ${secs}s: KILL"
+  kill -KILL "$pid" 2>/dev/null || true
+  for ((i = 0; i < 40; i++)); do alive "$pid" || return 0; sleep 0.05; done
+  return 1
+}
+# pids of processes whose executable is one of the given paths
+daemon_pids() {
+  local p exe want
+  for p in /proc/[0-9]*; do
+    exe=$(readlink "$p/exe" 2>/dev/null) || continue
+    for want in "$@"; do [ "$exe" = "$want" ] && echo "${p#/proc/}"; done
+  done
+  return 0
+}
+pkg_versions() {
+  dpkg-query -W -f='${Package}=${Version} ' keepalived postfix dovecot-core prometheus prometheus-alertmanager 2>/dev/null
+}
+
+# ------------------------------------------------------------------ running things inside the testbed
+# A node is a network namespace + a mount namespace (private /tmp = $ST/<node>/tmp, so keepalived's
+# fixed-name dumps /tmp/keepalived.{data,stats,json} don't collide) + a UTS namespace (hostname = node name).
+# Postfix, Dovecot, keepalived and the node's exporter all run in it; so does every node-side command.
+nsargs() {   # nsargs NODE|client: the nsenter argv that enters it
+  if [ "$1" = client ]; then echo "nsenter --net=/run/netns/$CLIENT_NS --"
+  else echo "nsenter --net=/run/netns/${NS[$1]} --mount=$ST/ns/$1.mnt --uts=$ST/ns/$1.uts --"; fi
+}
+nx() { local node=$1; shift; $(nsargs "$node") "$@"; }   # nx NODE CMD... : run CMD on NODE
+cx() { $(nsargs client) "$@"; }                           # cx CMD... : run CMD in the client namespace
+pidfile() { echo "$PIDS/$1.pid"; }
+pid_of() { local f; f=$(pidfile "$1"); [ -s "$f" ] && tr -d ' \n' <"$f"; return 0; }
+running() { alive "$(pid_of "$1")"; }
+# start_bg NAME WHERE CMD... : start CMD on WHERE (a node or client) detached (own session, stdin /dev/null,
+# output to logs/NAME.log) and record its pid. setsid and nsenter exec, so the pid is the daemon's own.
+start_bg() {
+  local name=$1 where=$2; shift 2
+  setsid $(nsargs "$where") "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  echo $! >"$(pidfile "$name")"
+}
+stop_name() {   # stop_name NAME [SECONDS]: stop the process recorded under NAME and forget it
+  local pid; pid=$(pid_of "$1")
+  [ -n "$pid" ] && stop_pid "$pid" "${2:-5}"
+  rm -f "$(pidfile "$1")"
+}
+log_tail() { tail -n "${2:-5}" "$LOGS/$1.log" 2>/dev/null | sed 's/^/    | /' >&2; }
+
+# ------------------------------------------------------------------ network
+guard_routes() {   # the root namespace must never send the test subnets out through its default route
+  local net cur
+  for net in "${GUARDED_NETS[@]}"; do
+    cur=$(ip -4 route show exact "$net" 2>/dev/null)
+    case "$cur" in
+      "") ip route add unreachable "$net" ;;
+      unreachable*) ;;
+      *) die "root namespace already routes $net ($cur): pick other test subnets in lib.sh" ;;
+    esac
+  done
+}
+guards_ok() { local net; for net in "${GUARDED_NETS[@]}"; do ip -4 route show exact "$net" | grep -q '^unreachable'; done; }
+
+make_network() {
+  local n ns
+  for ns in "$CLIENT_NS" "${NS[@]}"; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
+  # client side: a bridge "lan0" = the LAN the nodes and clients share (no uplink: nothing can leave)
+  ip -n "$CLIENT_NS" link add lan0 type bridge
+  ip -n "$CLIENT_NS" addr add "$CLIENT_IP/24" dev lan0
+  ip -n "$CLIENT_NS" link set lan0 up
+  for n in "${NODES[@]}"; do
+    ns=${NS[$n]}
+    ip link add eth0 netns "$ns" type veth peer name "port-$n" netns "$CLIENT_NS"
+    ip -n "$CLIENT_NS" link set "port-$n" master lan0 up
+    ip -n "$ns" addr add "${ADDR[$n]}/24" dev eth0
+    ip -n "$ns" link set eth0 up
+    # Postfix/Dovecot listen on the VIP while the peer holds it
+    ip netns exec "$ns" sysctl -qw net.ipv4.ip_nonlocal_bind=1
+  done
+  # dedicated sync link: a veth pair straight from node-a to node-b
+  ip link add sync0 netns "${NS[node-a]}" type veth peer name sync0 netns "${NS[node-b]}"
+  for n in "${NODES[@]}"; do
+    ip -n "${NS[$n]}" addr add "${SYNC_ADDR[$n]}/24" dev sync0
+    ip -n "${NS[$n]}" link set sync0 up
+  done
+}
+
+make_node_namespaces() {   # per node: persistent mount + UTS namespace, bound under $ST/ns
+  local n
+  mkdir -p "$ST/ns"
+  mountpoint -q "$ST/ns" || mount --bind "$ST/ns" "$ST/ns"
+  mount --make-private "$ST/ns"
+  for n in "${NODES[@]}"; do
+    mkdir -p "$ST/$n/tmp"; chmod 1777 "$ST/$n/tmp"
+    touch "$ST/ns/$n.mnt" "$ST/ns/$n.uts"
+    unshare --mount="$ST/ns/$n.mnt" --uts="$ST/ns/$n.uts" --propagation private \
+      sh -c "hostname $n && mount --bind '$ST/$n/tmp' /tmp"
+  done
+}
+
+# ------------------------------------------------------------------ keepalived
+write_keepalived() {   # write_keepalived NODE
+  local n=$1 d=$ST/$1
+  cat >"$d/keepalived.conf" <<KA
+# keepalived for $n (generated by e2e/testbed). VRRP adverts go unicast over the sync link;
+# the VIP lives on the LAN side (eth0). notify writes $d/keepalived.state.
+global_defs {
+    router_id $n
+    enable_script_security
+    script_user root
+}
+vrrp_instance VI_MAIL {
+    state BACKUP
+    interface sync0
+    track_interface {
+        eth0
+    }
+    virtual_router_id $VRID
+    priority ${KA_PRIO[$n]}
+    advert_int 1
+    unicast_src_ip ${SYNC_ADDR[$n]}
+    unicast_peer {
+        ${SYNC_ADDR[${PEER[$n]}]}
+    }
+    authentication {
+        auth_type PASS
+        auth_pass e2e-vrrp
+    }
+    virtual_ipaddress {
+        $VIP/24 dev eth0
+    }
+    notify "$ST/bin/keepalived-notify.sh $d/keepalived.state"
+}
+KA
+}
+install_notify_script() {   # keepalived's script security wants a root-owned script in root-owned dirs
+  install -d -m 755 "$ST/bin"
+  install -m 755 "$TB_DIR/keepalived-notify.sh" "$ST/bin/keepalived-notify.sh"
+}
+ka_start() {   # ka_start NODE
+  local n=$1 d=$ST/$1
+  running "ka-$n" && { log "keepalived on $n already running"; return 0; }
+  start_bg "ka-$n" "$n" /usr/sbin/keepalived -n -l -D --vrrp -f "$d/keepalived.conf" \
+    -p "$d/keepalived.pid" -r "$d/keepalived-vrrp.pid" -c "$d/keepalived-checkers.pid" -b "$d/keepalived-bfd.pid"
+}
+ka_stop() { stop_name "ka-$1" 5; }            # ka_stop NODE: TERM (keepalived sends priority 0, peer takes over)
+ka_kill() {                                    # ka_kill NODE: KILL parent + VRRP child (crash: VIP stays behind)
+  local p c; p=$(pid_of "ka-$1"); c=$(cat "$ST/$1/keepalived-vrrp.pid" 2>/dev/null || true)
+  for x in $c $p; do alive "$x" && kill -KILL "$x"; done; rm -f "$(pidfile "ka-$1")"; return 0
+}
+ka_state() { cat "$ST/$1/keepalived.state" 2>/dev/null || echo "NONE"; }   # "<TYPE> <NAME> <STATE> <PRIO> <time>"
+vip_on() { ip -n "${NS[$1]}" -4 -br addr show dev eth0 2>/dev/null | grep -qw "$VIP/24"; }
+vip_holders() { local n out=(); for n in "${NODES[@]}"; do vip_on "$n" && out+=("$n"); done; echo "${out[*]:-none}"; }
+# keepalived_dump NODE DATA|STATS|JSON: make keepalived write its dump, print the file (from the node's /tmp)
+keepalived_dump() {
+  local n=$1 what=$2 sig f pid
+  pid=$(pid_of "ka-$n"); alive "$pid" || { echo "keepalived on $n not running" >&2; return 1; }
+  sig=$(keepalived --signum="$what") || return 1
+  f=$ST/$n/tmp/keepalived.$(tr '[:upper:]' '[:lower:]' <<<"$what")
+  rm -f "$f"; kill -"$sig" "$pid"
+  wait_for 40 0.05 test -s "$f" || { echo "no $f" >&2; return 1; }
+  sleep 0.1; cat "$f"
+}
+
+# ------------------------------------------------------------------ postfix
+write_postfix() {   # write_postfix NODE
+  local n=$1 d=$ST/$1 P=$ST/$1/postfix
+  install -d -m 755 "$P"
+  install -d -o root -g root -m 755 "$d/pf-spool"
+  install -d -o postfix -g postfix -m 700 "$d/pf-data"
+  cp /usr/share/postfix/master.cf.dist "$P/master.cf"
+  : >"$P/main.cf"
+  postconf -c "$P" -e \
+    "compatibility_level = 3.6" \
+    "queue_directory = $d/pf-spool" \
+    "data_directory = $d/pf-data" \
+    "maillog_file = $LOGS/postfix-$n.log" \
+    "maillog_file_prefixes = /var, /dev/stdout, $LOGS" \
+    "myhostname = $n.$MAIL_DOMAIN" "mydomain = $MAIL_DOMAIN" 'myorigin = $myhostname' "mydestination =" \
+    "inet_interfaces = ${ADDR[$n]}" "inet_protocols = ipv4" \
+    "mynetworks = 127.0.0.0/8, $NET.0/24" \
+    "smtpd_banner = \$myhostname ESMTP e2e $n" "smtpd_peername_lookup = no" \
+    "smtp_dns_support_level = disabled" \
+    "alias_maps =" "alias_database =" "local_recipient_maps =" \
+    "virtual_mailbox_domains = $MAIL_DOMAIN" \
+    "virtual_transport = lmtp:unix:$d/dovecot-run/lmtp" \
+    "default_transport = smtp" "relay_transport = relay" \
+    "defer_transports = smtp, relay" \
+    "queue_run_delay = 300s" "maximal_queue_lifetime = 1d"
+  # nothing chrooted; the VIP gets its own smtpd listener (inet_interfaces cannot name a non-local address)
+  postconf -c "$P" -F '*/*/chroot = n'
+  postconf -c "$P" -Me "$VIP:smtp/inet = $VIP:smtp inet n - n - - smtpd"
+}
+pf_start() {   # pf_start NODE: postfix daemonizes; its master pid is recorded as postfix-NODE
+  local n=$1
+  running "postfix-$n" && { log "postfix on $n already running"; return 0; }
+  nx "$n" postfix -c "$ST/$n/postfix" start >>"$LOGS/postfix-$n.start.log" 2>&1 || { log_tail "postfix-$n.start"; return 1; }
+  wait_for 50 0.1 test -s "$ST/$n/pf-spool/pid/master.pid" || return 1
+  awk '{print $1}' "$ST/$n/pf-spool/pid/master.pid" >"$(pidfile "postfix-$n")"
+}
+pf_stop() {   # pf_stop NODE: the admin's way (postfix stop), then make sure by pid
+  local n=$1
+  nx "$n" postfix -c "$ST/$n/postfix" stop >>"$LOGS/postfix-$n.start.log" 2>&1 || true
+  stop_name "postfix-$n" 5
+}
+postqueue_json() { nx "$1" postqueue -c "$ST/$1/postfix" -j; }
+
+# ------------------------------------------------------------------ dovecot
+write_users() {
+  install -d -m 755 "$ST/dovecot"
+  printf '%s:{PLAIN}%s::::::\n%s:{PLAIN}%s::::::\n' "$TEST_USER" "$TEST_PASS" "$USER2" "$USER2_PASS" >"$ST/dovecot/users.passwd"
+  chmod 644 "$ST/dovecot/users.passwd"
+}
+write_dovecot() {   # write_dovecot NODE
+  local n=$1 d=$ST/$1 peer=${PEER[$1]} u g
+  install -d -m 755 "$d/dovecot" "$d/dovecot-state"
+  install -d -o mail -g mail -m 700 "$d/mail"
+  cat >"$d/dovecot/dovecot.conf" <<DC
+# Dovecot for $n (generated by e2e/testbed). Run on the node: dovecot -F -c $d/dovecot/dovecot.conf
+instance_name = dovecot-$n
+base_dir = $d/dovecot-run
+state_dir = $d/dovecot-state
+hostname = $n.$MAIL_DOMAIN
+login_greeting = Dovecot $n ready.
+log_path = $LOGS/dovecot-$n.mail.log
+protocols = imap pop3 lmtp
+listen = ${ADDR[$n]}, $VIP
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_username_format = %Ln
+first_valid_uid = 8
+mail_location = maildir:~/Maildir
+mail_plugins = \$mail_plugins notify replication
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%n $ST/dovecot/users.passwd
+}
+userdb {
+  driver = passwd-file
+  args = username_format=%n $ST/dovecot/users.passwd
+  default_fields = uid=mail gid=mail home=$d/mail/%n
+}
+# replication: dsync to the peer over the sync link (doveadm TCP); the same listener answers on the LAN
+# address too, which makes it the liveness port the agentless exporter probes on a silent standby
+doveadm_port = $DOVEADM_PORT
+doveadm_password = $DOVEADM_SECRET
+doveadm_api_key = $DOVEADM_API_KEY
+replication_max_conns = 10
+service doveadm {
+  inet_listener {
+    address = ${SYNC_ADDR[$n]}, ${ADDR[$n]}
+    port = $DOVEADM_PORT
+  }
+  inet_listener http {
+    address = ${ADDR[$n]}
+    port = $DOVEADM_HTTP_PORT
+  }
+}
+service replicator {
+  process_min_avail = 1
+  unix_listener replicator-doveadm {
+    mode = 0600
+    user = mail
+  }
+}
+service aggregator {
+  fifo_listener replication-notify-fifo {
+    user = mail
+  }
+  unix_listener replication-notify {
+    user = mail
+  }
+}
+service lmtp {
+  unix_listener lmtp {
+    mode = 0666
+  }
+}
+plugin {
+  mail_replica = tcp:${SYNC_ADDR[$peer]}:$DOVEADM_PORT
+}
+DC
+  # The same INBOX GUID on both nodes before the first start: otherwise each node creates its own INBOX
+  # and dsync swaps the two GUIDs forever.
+  for u in "$TEST_USER" "$USER2"; do
+    g=$(printf '%s' "e2e-inbox-$u" | md5sum | cut -c1-32)
+    install -d -o mail -g mail -m 700 "$d/mail/$u" "$d/mail/$u/Maildir" \
+      "$d/mail/$u/Maildir/cur" "$d/mail/$u/Maildir/new" "$d/mail/$u/Maildir/tmp"
+    printf '3 V1700000000 N1 G%s\n' "$g" >"$d/mail/$u/Maildir/dovecot-uidlist"
+    chown mail:mail "$d/mail/$u/Maildir/dovecot-uidlist"; chmod 600 "$d/mail/$u/Maildir/dovecot-uidlist"
+  done
+}
+dc_start() {   # dc_start NODE (foreground master, so the recorded pid is Dovecot's master)
+  local n=$1
+  running "dovecot-$n" && { log "dovecot on $n already running"; return 0; }
+  start_bg "dovecot-$n" "$n" /usr/sbin/dovecot -F -c "$ST/$n/dovecot/dovecot.conf"
+  wait_for 50 0.1 test -S "$ST/$n/dovecot-run/replicator-doveadm" || { log_tail "dovecot-$n"; return 1; }
+}
+dc_stop() { stop_name "dovecot-$1" 5; }
+doveadm_on() { local n=$1; shift; nx "$n" doveadm -c "$ST/$n/dovecot/dovecot.conf" "$@"; }
+# replication of every user on NODE done and not failed (doveadm replicator status '*': priority none, not failed)
+repl_synced() {
+  doveadm_on "$1" replicator status '*' 2>/dev/null |
+    awk 'NR>1 { n++; if ($2!="none" || $(NF-1)=="-" || $NF=="y") bad=1 } END { exit (bad || n==0) }'
+}
+has_message() { doveadm_on "$1" search -u "$2" mailbox INBOX header Message-ID "$3" 2>/dev/null | grep -q .; }
+
+# ------------------------------------------------------------------ exporters, Prometheus, Alertmanager
+. "$TB_DIR/exporter-config.sh"
+exporter_targets() { local n; for n in "${NODES[@]}"; do echo "${ADDR[$n]}:$EXPORTER_PORT"; done; echo "$CLIENT_IP:$EXPORTER_PORT"; }
+exp_start() {   # exp_start NODE|client
+  local who=$1 cfg=$ST/$1/exporter.yml
+  [ -x "$EXPORTER_BIN" ] || { warn "exporter binary $EXPORTER_BIN not found: exporter-$who not started"; return 0; }
+  running "exporter-$who" && return 0
+  mkdir -p "$ST/$who"; exporter_config "$who" >"$cfg"
+  if [ "$who" = client ]; then
+    start_bg "exporter-$who" client "$EXPORTER_BIN" --config.file="$cfg" --web.listen-address="$CLIENT_IP:$EXPORTER_PORT"
+  else
+    start_bg "exporter-$who" "$who" "$EXPORTER_BIN" --config.file="$cfg" --cluster.node="$who" \
+      --web.listen-address="${ADDR[$who]}:$EXPORTER_PORT"
+  fi
+}
+exp_stop() { stop_name "exporter-$1" 5; }
+
+rule_files() {   # the rules engineer's mailcluster.*.yml that promtool accepts as rule files
+  local f
+  for f in "$RULES_DIR"/mailcluster.*.yml; do
+    [ -f "$f" ] || continue
+    if promtool check rules "$f" >/dev/null 2>&1; then echo "$f"; else warn "skipping $f: promtool check rules fails"; fi
+  done
+}
+write_prometheus_config() {
+  local f t
+  mkdir -p "$ST/client"
+  {
+    cat <<PC
+# generated by e2e/testbed/lib.sh (write_prometheus_config); reload: e2e/testbed/ops.sh prom-reload
+global:
+  scrape_interval: 3s
+  scrape_timeout: 3s
+  evaluation_interval: 3s
+rule_files:
+PC
+    t=$(rule_files); echo "$t" >"$ST/client/rule_files.txt"
+    if [ -n "$t" ]; then for f in $t; do echo "  - $f"; done; else echo "  []"; fi
+    cat <<PC
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ['$CLIENT_IP:$AM_PORT']
+scrape_configs:
+  - job_name: mailcluster
+    static_configs:
+PC
+    for f in "${NODES[@]}"; do
+      printf "      - targets: ['%s:%s']\n        labels: {exporter: %s}\n" "${ADDR[$f]}" "$EXPORTER_PORT" "$f"
+    done
+    printf "      - targets: ['%s:%s']\n        labels: {exporter: agentless}\n" "$CLIENT_IP" "$EXPORTER_PORT"
+    cat <<PC
+  - job_name: prometheus
+    static_configs:
+      - targets: ['$CLIENT_IP:$PROM_PORT']
+  - job_name: alertmanager
+    static_configs:
+      - targets: ['$CLIENT_IP:$AM_PORT']
+PC
+  } >"$ST/client/prometheus.yml"
+  promtool check config --syntax-only "$ST/client/prometheus.yml" >/dev/null 2>&1 ||
+    promtool check config "$ST/client/prometheus.yml" >&2
+}
+write_alertmanager_config() {   # the rules engineer's example if amtool accepts it, else a do-nothing config
+  local ex=$RULES_DIR/alertmanager.example.yml
+  mkdir -p "$ST/client"
+  if [ -f "$ex" ] && amtool check-config "$ex" >/dev/null 2>&1; then
+    echo "$ex" >"$ST/client/alertmanager.path"
+  else
+    [ -f "$ex" ] && warn "$ex rejected by amtool check-config: using a minimal config"
+    cat >"$ST/client/alertmanager.yml" <<AM
+# minimal Alertmanager config (generated by e2e/testbed): alerts are kept and visible in the API only
+route:
+  receiver: blackhole
+  group_by: [alertname, cluster]
+  group_wait: 1s
+  group_interval: 5s
+  repeat_interval: 1h
+receivers:
+  - name: blackhole
+AM
+    echo "$ST/client/alertmanager.yml" >"$ST/client/alertmanager.path"
+  fi
+}
+prom_start() {
+  running prometheus && return 0
+  write_prometheus_config
+  mkdir -p "$ST/client/prometheus-data"
+  start_bg prometheus client /usr/bin/prometheus --config.file="$ST/client/prometheus.yml" \
+    --storage.tsdb.path="$ST/client/prometheus-data" --storage.tsdb.retention.time=1d \
+    --web.listen-address="$CLIENT_IP:$PROM_PORT" --web.enable-lifecycle
+}
+am_start() {
+  running alertmanager && return 0
+  write_alertmanager_config
+  mkdir -p "$ST/client/alertmanager-data"
+  start_bg alertmanager client /usr/bin/prometheus-alertmanager --config.file="$(cat "$ST/client/alertmanager.path")" \
+    --storage.path="$ST/client/alertmanager-data" --web.listen-address="$CLIENT_IP:$AM_PORT" \
+    --cluster.listen-address= --web.external-url="http://$CLIENT_IP:$AM_PORT/"
+}
+http_get() { cx curl -fsS --max-time "${2:-5}" "$1"; }   # http_get URL [SECONDS] from the client namespace
+prom_ready() { http_get "http://$CLIENT_IP:$PROM_PORT/-/ready" 2 >/dev/null; }
+am_ready() { http_get "http://$CLIENT_IP:$AM_PORT/-/ready" 2 >/dev/null; }
+prom_query() { cx curl -fsS --max-time 5 "http://$CLIENT_IP:$PROM_PORT/api/v1/query" --data-urlencode "query=$1"; }
+prom_reload() { write_prometheus_config && cx curl -fsS --max-time 10 -X POST "http://$CLIENT_IP:$PROM_PORT/-/reload"; }
+
+# ------------------------------------------------------------------ mail clients (in the client namespace)
+# deliver ADDR RCPT [SUBJECT]: one message over SMTP; prints its Message-ID (without <>)
+deliver() {
+  local addr=${1:-$VIP} rcpt=${2:-$TEST_USER@$MAIL_DOMAIN} subj=${3:-e2e test} id
+  id="e2e-$(date +%s%N)-$RANDOM@$MAIL_DOMAIN"
+  cx timeout 15 /usr/bin/python3 "$TB_DIR/mailclient.py" smtp "$addr" "$rcpt" "$id" "$subj" >/dev/null || return 1
+  echo "$id"
+}
+
+# ------------------------------------------------------------------ fault injection (nftables in the node)
+vrrp_cut() {   # vrrp_cut [NODE...]: drop VRRP in and out (default both nodes): both become MASTER = split brain
+  local n nodes=("$@"); [ $# -gt 0 ] || nodes=("${NODES[@]}")
+  for n in "${nodes[@]}"; do
+    nx "$n" nft -f - <<NFT
+table inet mce2e_vrrp
+delete table inet mce2e_vrrp
+table inet mce2e_vrrp {
+  chain in { type filter hook input priority 0; policy accept; ip protocol 112 drop; }
+  chain out { type filter hook output priority 0; policy accept; ip protocol 112 drop; }
+}
+NFT
+  done
+}
+vrrp_restore() {
+  local n nodes=("$@"); [ $# -gt 0 ] || nodes=("${NODES[@]}")
+  for n in "${nodes[@]}"; do nx "$n" nft delete table inet mce2e_vrrp 2>/dev/null || true; done
+}
+# repl_block NODE [drop|reject]: the doveadm/dsync port on the sync link, both directions, on NODE
+repl_block() {
+  local n=$1 verdict=${2:-reject} rj
+  [ "$verdict" = reject ] && rj="reject with tcp reset" || rj=drop
+  nx "$n" nft -f - <<NFT
+table inet mce2e_repl
+delete table inet mce2e_repl
+table inet mce2e_repl {
+  chain in { type filter hook input priority 0; policy accept; iifname "sync0" tcp dport $DOVEADM_PORT $rj; }
+  chain out { type filter hook output priority 0; policy accept; oifname "sync0" tcp dport $DOVEADM_PORT $rj; }
+}
+NFT
+}
+repl_unblock() { nx "$1" nft delete table inet mce2e_repl 2>/dev/null || true; }
+link_set() { ip -n "${NS[$1]}" link set "$2" "$3"; }   # link_set NODE eth0|sync0 up|down
+
+# ------------------------------------------------------------------ teardown (also used by up.sh for stale state)
+teardown() (   # a subshell: best effort, never aborts half-way under set -e
+  set +e
+  local pid n ns p f i
+  # 1. everything recorded, by pid, in parallel (TERM now, KILL after a bounded wait)
+  local pids=()
+  for f in "$PIDS"/*.pid; do
+    [ -f "$f" ] || continue
+    pid=$(tr -d ' \n' <"$f"); alive "$pid" && { kill -TERM "$pid" 2>/dev/null; pids+=("$pid"); }
+  done
+  for n in "${NODES[@]}"; do   # daemonized Postfix master, keepalived VRRP child (if their pidfiles exist)
+    for f in "$ST/$n/pf-spool/pid/master.pid" "$ST/$n/keepalived-vrrp.pid"; do
+      pid=$(awk '{print $1}' "$f" 2>/dev/null); alive "$pid" && { kill -TERM "$pid" 2>/dev/null; pids+=("$pid"); }
+    done
+  done
+  for ((i = 0; i < 100; i++)); do
+    local left=(); for p in "${pids[@]}"; do alive "$p" && left+=("$p"); done
+    [ ${#left[@]} -eq 0 ] && break; sleep 0.05
+  done
+  for p in "${left[@]}"; do warn "pid $p ($(cat /proc/"$p"/comm 2>/dev/null)) ignored TERM: KILL"; stop_pid "$p" 1; done
+  # 2. whatever still runs inside our network namespaces is ours by construction: stop it by pid
+  for ns in "${NS[@]}" "$CLIENT_NS"; do
+    [ -e "/run/netns/$ns" ] || continue
+    for p in $(ip netns pids "$ns" 2>/dev/null); do
+      warn "leftover in $ns: pid $p ($(cat /proc/"$p"/comm 2>/dev/null))"; stop_pid "$p" 2
+    done
+  done
+  rm -f "$PIDS"/*.pid
+  # 3. namespaces (veths, bridge and the sync link vanish with them), then the node mount/UTS namespaces
+  for ns in "${NS[@]}" "$CLIENT_NS"; do [ -e "/run/netns/$ns" ] && ip netns delete "$ns"; done
+  for n in "${NODES[@]}"; do
+    for f in "$ST/ns/$n.mnt" "$ST/ns/$n.uts"; do mountpoint -q "$f" 2>/dev/null && umount "$f"; done
+  done
+  mountpoint -q "$ST/ns" 2>/dev/null && umount "$ST/ns"
+  return 0
+)

@@ -1,0 +1,74 @@
+#!/bin/bash
+# ops.sh — operations on the running testbed, for scenario tests and by hand. All bounded; exit 0 = done.
+#
+#   ops.sh keepalived stop|start|kill NODE    TERM (graceful: peer takes over) / start / KILL (crash: VIP stays)
+#   ops.sh postfix    stop|start NODE
+#   ops.sh dovecot    stop|start NODE
+#   ops.sh exporter   stop|start NODE|client
+#   ops.sh vrrp       cut|restore [NODE...]   drop VRRP on the sync link (default both nodes): split brain
+#   ops.sh repl       block|unblock NODE [drop|reject]   doveadm/dsync port $DOVEADM_PORT on NODE's sync link
+#   ops.sh link       NODE eth0|sync0 up|down
+#   ops.sh deliver    [ADDR] [RCPT] [SUBJECT] SMTP from the client ns (default VIP, testuser@e2e.test); prints Message-ID
+#   ops.sh has-message NODE MESSAGE-ID [USER] exit 0 if NODE's INBOX has it
+#   ops.sh wait-synced NODE [SECONDS]         wait until doveadm replicator status shows everything synced
+#   ops.sh replicate  NODE                    doveadm replicator replicate '*' (re-queue all users)
+#   ops.sh doveadm    NODE ARGS...            doveadm on NODE with NODE's config
+#   ops.sh postqueue  NODE [ARGS...]          postqueue -c NODE's config (default -j)
+#   ops.sh postsuper  NODE ARGS...            postsuper -c NODE's config
+#   ops.sh vip                                which node(s) hold the VIP
+#   ops.sh state      NODE                    keepalived state file line
+#   ops.sh wait-vip   NODE [SECONDS]          wait until NODE holds the VIP
+#   ops.sh ka-dump    NODE DATA|STATS|JSON    keepalived dump (signal + read the node's private /tmp)
+#   ops.sh query      PROMQL                  Prometheus instant query (JSON)
+#   ops.sh alerts                             Alertmanager's current alerts (JSON)
+#   ops.sh prom-reload                        regenerate prometheus.yml (picks up new rule files) and reload
+#   ops.sh node       NODE CMD...             run CMD on NODE (its net + mount + UTS namespaces)
+#   ops.sh client     CMD...                  run CMD in the client namespace
+#   ops.sh sh         [NODE]                  interactive shell in the client namespace (or on NODE)
+set -euo pipefail
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
+require_root
+usage() { sed -n '2,/^set -e/p' "${BASH_SOURCE[0]}" | sed '$d;s/^# \{0,1\}//' >&2; exit 2; }
+node_arg() { [ -n "${ADDR[${1:-}]+x}" ] || die "unknown node '${1:-}' (nodes: ${NODES[*]})"; }
+[ $# -ge 1 ] || usage
+op=$1; shift
+case "$op" in
+  keepalived)
+    node_arg "${2:-}"
+    case "$1" in stop) ka_stop "$2" ;; start) ka_start "$2" ;; kill) ka_kill "$2" ;; *) usage ;; esac ;;
+  postfix)
+    node_arg "${2:-}"
+    case "$1" in stop) pf_stop "$2" ;; start) pf_start "$2" ;; *) usage ;; esac ;;
+  dovecot)
+    node_arg "${2:-}"
+    case "$1" in stop) dc_stop "$2" ;; start) dc_start "$2" ;; *) usage ;; esac ;;
+  exporter)
+    [ "${2:-}" = client ] || node_arg "${2:-}"
+    case "$1" in stop) exp_stop "$2" ;; start) exp_start "$2" ;; *) usage ;; esac ;;
+  vrrp)
+    a=$1; shift; for n in "$@"; do node_arg "$n"; done
+    case "$a" in cut) vrrp_cut "$@" ;; restore) vrrp_restore "$@" ;; *) usage ;; esac ;;
+  repl)
+    node_arg "${2:-}"
+    case "$1" in block) repl_block "$2" "${3:-reject}" ;; unblock) repl_unblock "$2" ;; *) usage ;; esac ;;
+  link) node_arg "${1:-}"; [[ "${2:-}" =~ ^(eth0|sync0)$ && "${3:-}" =~ ^(up|down)$ ]] || usage; link_set "$1" "$2" "$3" ;;
+  deliver) deliver "${1:-$VIP}" "${2:-$TEST_USER@$MAIL_DOMAIN}" "${3:-e2e test}" ;;
+  has-message) node_arg "${1:-}"; has_message "$1" "${3:-$TEST_USER}" "$2" ;;
+  wait-synced) node_arg "${1:-}"; wait_for "$(( ${2:-15} * 5 ))" 0.2 repl_synced "$1" ;;
+  replicate) node_arg "${1:-}"; doveadm_on "$1" replicator replicate '*' ;;
+  doveadm) node_arg "${1:-}"; n=$1; shift; doveadm_on "$n" "$@" ;;
+  postqueue) node_arg "${1:-}"; n=$1; shift; [ $# -gt 0 ] || set -- -j; nx "$n" postqueue -c "$ST/$n/postfix" "$@" ;;
+  postsuper) node_arg "${1:-}"; n=$1; shift; nx "$n" postsuper -c "$ST/$n/postfix" "$@" ;;
+  vip) vip_holders ;;
+  state) node_arg "${1:-}"; ka_state "$1" ;;
+  wait-vip) node_arg "${1:-}"; wait_for "$(( ${2:-10} * 10 ))" 0.1 vip_on "$1" ;;
+  ka-dump) node_arg "${1:-}"; keepalived_dump "$1" "${2:-JSON}" ;;
+  query) prom_query "$1" ;;
+  alerts) http_get "http://$CLIENT_IP:$AM_PORT/api/v2/alerts" ;;
+  prom-reload) prom_reload ;;
+  node) node_arg "${1:-}"; n=$1; shift; nx "$n" "$@" ;;
+  client) cx "$@" ;;
+  sh) if [ $# -ge 1 ]; then node_arg "$1"; nx "$1" bash -i; else cx bash -i; fi ;;
+  -h | --help | help) usage ;;
+  *) usage ;;
+esac
