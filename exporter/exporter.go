@@ -99,6 +99,7 @@ func New(opts Options) (*Exporter, error) {
 	e.self.MustRegister(e.reloadOK, e.reloadTimestamp, e.collections,
 		versioncollector.NewCollector("mailcluster_exporter"),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	e.collections.WithLabelValues("all")
 	if err := e.Reload(); err != nil {
 		return nil, err
 	}

@@ -263,7 +263,9 @@ func quote(s string) string {
 //
 //   - a "Product/Version" token (the form of HTTP Server headers), or
 //   - a word pair "Product Version" where Product starts with an upper-case
-//     letter and has only letters, digits, '-' and '_',
+//     letter and has only letters, digits, '-' and '_'; a protocol word
+//     (ESMTP, IMAP, POP3...) is not a product on its own but is kept after
+//     one ("Cyrus IMAP v3.4.3"),
 //
 // where Version is an optional 'v' followed by a digit, and contains a dot;
 // it ends before the first character other than a letter, digit, '.', '-',
@@ -277,19 +279,31 @@ func extractVersion(text string) string {
 	fields := strings.Fields(text)
 	for i, f := range fields {
 		// Product/Version.
-		if p, v, ok := strings.Cut(f, "/"); ok && isProduct(p, false) {
+		if p, v, ok := strings.Cut(f, "/"); ok && isProduct(p, false) && !protocolWords[strings.ToUpper(p)] {
 			if v = versionPrefix(v); v != "" {
 				return capLen(p+" "+v, maxLen)
 			}
 		}
-		// Product Version.
+		// Product Version, or Product PROTOCOL Version.
 		if i+1 < len(fields) && isProduct(f, true) {
 			if v := versionPrefix(fields[i+1]); v != "" {
-				return capLen(f+" "+v, maxLen)
+				if !protocolWords[strings.ToUpper(f)] {
+					return capLen(f+" "+v, maxLen)
+				}
+				if i > 0 && isProduct(fields[i-1], true) && !protocolWords[strings.ToUpper(fields[i-1])] {
+					return capLen(fields[i-1]+" "+f+" "+v, maxLen)
+				}
 			}
 		}
 	}
 	return ""
+}
+
+// protocolWords name protocols, not products.
+var protocolWords = map[string]bool{
+	"SMTP": true, "ESMTP": true, "LMTP": true, "POP": true, "POP3": true,
+	"IMAP": true, "IMAP4": true, "IMAP4REV1": true, "IMAP4REV2": true,
+	"LDAP": true, "HTTP": true,
 }
 
 func capLen(s string, n int) string {

@@ -252,8 +252,11 @@ write_postfix() {   # write_postfix NODE
     "virtual_mailbox_domains = $MAIL_DOMAIN" \
     "virtual_transport = lmtp:unix:$d/dovecot-run/lmtp" \
     "default_transport = smtp" "relay_transport = relay" \
+    "relayhost = [127.0.0.1]:2525" \
     "defer_transports = smtp, relay" \
     "queue_run_delay = 300s" "maximal_queue_lifetime = 1d"
+  # outbound mail: defer_transports keeps it deferred; a forced flush (postqueue -f) would only try the node's
+  # own loopback 127.0.0.1:2525 (nothing listens): nothing ever leaves the node.
   # nothing chrooted; the VIP gets its own smtpd listener (inet_interfaces cannot name a non-local address)
   postconf -c "$P" -F '*/*/chroot = n'
   postconf -c "$P" -Me "$VIP:smtp/inet = $VIP:smtp inet n - n - - smtpd"
@@ -362,7 +365,8 @@ dc_start() {   # dc_start NODE (foreground master, so the recorded pid is Doveco
   local n=$1
   running "dovecot-$n" && { log "dovecot on $n already running"; return 0; }
   start_bg "dovecot-$n" "$n" /usr/sbin/dovecot -F -c "$ST/$n/dovecot/dovecot.conf"
-  wait_for 50 0.1 test -S "$ST/$n/dovecot-run/replicator-doveadm" || { log_tail "dovecot-$n"; return 1; }
+  # sockets of a stopped Dovecot stay behind: ready = the replicator answers
+  wait_for 50 0.1 doveadm_on "$n" replicator status || { log_tail "dovecot-$n"; return 1; }
 }
 dc_stop() { stop_name "dovecot-$1" 5; }
 doveadm_on() { local n=$1; shift; nx "$n" doveadm -c "$ST/$n/dovecot/dovecot.conf" "$@"; }
@@ -370,6 +374,14 @@ doveadm_on() { local n=$1; shift; nx "$n" doveadm -c "$ST/$n/dovecot/dovecot.con
 repl_synced() {
   doveadm_on "$1" replicator status '*' 2>/dev/null |
     awk 'NR>1 { n++; if ($2!="none" || $(NF-1)=="-" || $NF=="y") bad=1 } END { exit (bad || n==0) }'
+}
+# repl_heal NODE: after NODE's Dovecot came back: let NODE's start-up sync finish, then re-queue every user on
+# the peer (whose failed users would otherwise wait 5 min); never both sides at once (30 s lock deadlock)
+repl_heal() {
+  local n=$1 p=${PEER[$1]}
+  wait_for 100 0.2 repl_synced "$n" || warn "$n: start-up sync not finished after 20 s"
+  doveadm_on "$p" replicator replicate '*' >/dev/null
+  wait_for 100 0.2 repl_synced "$p"
 }
 has_message() { doveadm_on "$1" search -u "$2" mailbox INBOX header Message-ID "$3" 2>/dev/null | grep -q .; }
 

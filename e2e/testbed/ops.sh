@@ -11,6 +11,7 @@
 #   ops.sh deliver    [ADDR] [RCPT] [SUBJECT] SMTP from the client ns (default VIP, testuser@e2e.test); prints Message-ID
 #   ops.sh has-message NODE MESSAGE-ID [USER] exit 0 if NODE's INBOX has it
 #   ops.sh wait-synced NODE [SECONDS]         wait until doveadm replicator status shows everything synced
+#   ops.sh repl-heal  NODE                    after NODE's Dovecot restarted: wait for its sync, re-queue the peer
 #   ops.sh replicate  NODE                    doveadm replicator replicate '*' (re-queue all users)
 #   ops.sh doveadm    NODE ARGS...            doveadm on NODE with NODE's config
 #   ops.sh postqueue  NODE [ARGS...]          postqueue -c NODE's config (default -j)
@@ -55,6 +56,7 @@ case "$op" in
   deliver) deliver "${1:-$VIP}" "${2:-$TEST_USER@$MAIL_DOMAIN}" "${3:-e2e test}" ;;
   has-message) node_arg "${1:-}"; has_message "$1" "${3:-$TEST_USER}" "$2" ;;
   wait-synced) node_arg "${1:-}"; wait_for "$(( ${2:-15} * 5 ))" 0.2 repl_synced "$1" ;;
+  repl-heal) node_arg "${1:-}"; repl_heal "$1" ;;
   replicate) node_arg "${1:-}"; doveadm_on "$1" replicator replicate '*' ;;
   doveadm) node_arg "${1:-}"; n=$1; shift; doveadm_on "$n" "$@" ;;
   postqueue) node_arg "${1:-}"; n=$1; shift; [ $# -gt 0 ] || set -- -j; nx "$n" postqueue -c "$ST/$n/postfix" "$@" ;;

@@ -95,7 +95,8 @@ var badDisk = map[string]bool{
 // PeerUp: per peer, up only if every connection to it is Connected.
 //
 // SyncState: the worst over every volume of every peer (facts.WorseSync);
-// SyncProgress (0..1) is the lowest resync progress while syncing;
+// SyncProgress (0..1) is the lowest resync progress reported (done:,
+// sync'ed:, percent-resync-done, else percent-in-sync) while syncing;
 // SyncPending["bytes"] is the sum of out-of-sync KiB*1024 where reported.
 func NodeFacts(res []Resource, opt Options) *facts.Node {
 	n := &facts.Node{}
@@ -156,9 +157,6 @@ func NodeFacts(res []Resource, opt Options) *facts.Node {
 					continue // diskless client: nothing replicated
 				}
 				ldisk := d.DiskState
-				if !ok && len(r.Devices) == 0 {
-					ldisk = ""
-				}
 				st := SyncState(c.ConnectionState, pd.ReplicationState, ldisk, pd.PeerDiskState)
 				n.SyncState = facts.WorseSync(n.SyncState, st)
 				if st != facts.SyncSynced {
@@ -166,16 +164,15 @@ func NodeFacts(res []Resource, opt Options) *facts.Node {
 						orUnknown(pd.ReplicationState), orUnknown(ldisk), orUnknown(pd.PeerDiskState)))
 				}
 				if st == facts.SyncSyncing {
-					p := 0.0
+					var p *float64
 					switch {
 					case pd.Done != nil:
-						p = *pd.Done / 100
+						p = fptr(clamp01(*pd.Done / 100))
 					case pd.PercentInSync != nil:
-						p = *pd.PercentInSync / 100
+						p = fptr(clamp01(*pd.PercentInSync / 100))
 					}
-					p = clamp01(p)
-					if progress == nil || p < *progress {
-						progress = fptr(p)
+					if p != nil && (progress == nil || *p < *progress) {
+						progress = p
 					}
 				}
 				if pd.OutOfSyncKiB != nil {
@@ -193,9 +190,10 @@ func NodeFacts(res []Resource, opt Options) *facts.Node {
 		n.SyncPending = map[string]float64{"bytes": pending}
 	}
 	if len(sel) == 0 {
-		n.Role = facts.RoleUnknown
-		n.SyncState = facts.SyncUnknown
-		causes = append(causes, "no DRBD resource configured")
+		// nothing up at all (empty JSON array, only Unconfigured minors)
+		n.Role = facts.RoleStandby
+		n.SyncState = facts.SyncDisabled
+		causes = append(causes, "no DRBD resource is up")
 	}
 	if len(causes) > 5 {
 		causes = append(causes[:5], fmt.Sprintf("and %d more", len(causes)-5))

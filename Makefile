@@ -1,0 +1,63 @@
+# The two commands of the README:
+#   make run    build and run the exporter on examples/quickstart.yml
+#   make test   install what the tests need, then run every test
+GO        ?= go
+BINARY    ?= mailcluster_exporter
+CONFIG    ?= examples/quickstart.yml
+LISTEN    ?= 127.0.0.1:19025
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -s -w \
+	-X github.com/prometheus/common/version.Version=$(VERSION) \
+	-X github.com/prometheus/common/version.Revision=$(REVISION) \
+	-X github.com/prometheus/common/version.Branch=main
+
+.PHONY: all build run deps go-deps test unit tools-test rules-test e2e demo demo-down bench fuzz lint clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BINARY) .
+
+run: go-deps build
+	./$(BINARY) --config.file=$(CONFIG) --web.listen-address=$(LISTEN) --windows.file=.build/windows.json
+
+# Debian packages the tests use (promtool, amtool, crm_mon, Postfix,
+# Dovecot, keepalived…); idempotent, a no-op when all are present.
+deps: go-deps
+	scripts/install-deps.sh
+
+go-deps:
+	scripts/ensure-go.sh
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+	cd tools && $(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+tools-test:
+	cd tools && $(GO) test -count=1 ./...
+
+test: deps lint unit tools-test e2e
+
+e2e: build
+	e2e/run.sh
+
+demo: build deps
+	e2e/testbed/up.sh && e2e/testbed/status.sh
+
+demo-down:
+	e2e/testbed/down.sh
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./collector/... ./exporter/...
+
+# A short run of every fuzz target (the long runs are for a developer's machine).
+fuzz:
+	scripts/fuzz-all.sh 10s
+
+clean:
+	rm -rf $(BINARY) .build

@@ -1,0 +1,85 @@
+package exporter
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mailcluster/mailcluster_exporter/collector"
+	"github.com/mailcluster/mailcluster_exporter/collector/facts"
+	"github.com/mailcluster/mailcluster_exporter/collector/prober"
+	"github.com/mailcluster/mailcluster_exporter/config"
+)
+
+// fullSnapshot sets every fact, so that every metric the code can write
+// is written.
+func fullSnapshot(t *testing.T) *collector.Snapshot {
+	t.Helper()
+	cfg, err := config.Load([]byte(`
+clusters:
+  - name: full
+    kind: active_standby
+    virtual_address: 127.0.0.60
+    nodes:
+      - {name: a, address: 127.0.0.61}
+      - {name: b, address: 127.0.0.62}
+    services: [smtps]
+`), "full.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := cfg.Clusters[0]
+	svc := cl.Services[0]
+	res := prober.Result{Up: true, Duration: time.Millisecond, CertNotAfter: time.Unix(2e9, 0)}
+	set := facts.Set{}
+	n := set.Node("a")
+	n.Role, n.RedundancyEnabled, n.PeerUp = facts.RoleActive, facts.Bool(true), map[string]bool{"b": true}
+	n.SyncState, n.SyncProgress, n.SyncLagSeconds = facts.SyncSyncing, facts.Float(0.5), facts.Float(3)
+	n.SyncPending = map[string]float64{"bytes": 10}
+	n.Version, n.RestartRequired = "1.0", facts.Bool(false)
+	n.Queues = map[string]facts.Queue{"deferred": {Messages: 1, Bytes: 2, OldestAgeSeconds: facts.Float(4)}}
+	return &collector.Snapshot{
+		Cluster:  cl,
+		Facts:    set,
+		Services: map[string][]collector.ProbeOutcome{"a": {{Service: svc, Result: res}}},
+		Virtual:  []collector.ProbeOutcome{{Service: svc, Result: res}},
+		Sources:  []collector.SourceStatus{{Name: "command", Node: "a", Up: true, Duration: time.Millisecond}},
+		Roles:    map[string]collector.RoleHistory{"a": {Role: facts.RoleActive, Changes: 1, LastChange: 1.7e9}},
+		Window:   collector.WindowState{Open: true, End: time.Unix(2e9, 0)},
+	}
+}
+
+// Every metric the exporter can expose is in docs/metrics.md, and every
+// metric documented there is exposed.
+func TestMetricsDocumented(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(snapshots{fullSnapshot(t)})
+	exposed := map[string]bool{}
+	for _, g := range []prometheus.Gatherer{reg, newExporter(t, "testdata/golden.yml").self} {
+		mfs, err := g.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if strings.HasPrefix(mf.GetName(), "mailcluster_") {
+				exposed[mf.GetName()] = true
+			}
+		}
+	}
+	documented := docMetrics(t)
+	if len(documented) < 20 {
+		t.Fatalf("docs/metrics.md lists only %d metrics; the table format changed?", len(documented))
+	}
+	for _, name := range sorted(exposed) {
+		if !documented[name] {
+			t.Errorf("%s is exposed but not documented in docs/metrics.md", name)
+		}
+	}
+	for _, name := range sorted(documented) {
+		if !exposed[name] {
+			t.Errorf("%s is documented in docs/metrics.md but never exposed", name)
+		}
+	}
+}
