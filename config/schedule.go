@@ -1,6 +1,9 @@
 package config
 
-import "time"
+import (
+	"time"
+	_ "time/tzdata" // schedules name zones; the static image has no zoneinfo
+)
 
 // OpenAt reports whether the recurring window is open at t and, if so, when
 // this occurrence ends. Occurrences may cross midnight and week boundaries.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -62,9 +64,14 @@ func TestHTTPProbe(t *testing.T) {
 		case <-time.After(10 * time.Second):
 		}
 	})
-	srv := httptest.NewServer(mux)
+	quiet := log.New(io.Discard, "", 0) // expected handshake errors
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Config.ErrorLog = quiet
+	srv.Start()
 	defer srv.Close()
-	tsrv := httptest.NewTLSServer(mux)
+	tsrv := httptest.NewUnstartedServer(mux)
+	tsrv.Config.ErrorLog = quiet
+	tsrv.StartTLS()
 	defer tsrv.Close()
 	addr := strings.TrimPrefix(srv.URL, "http://")
 	taddr := strings.TrimPrefix(tsrv.URL, "https://")

@@ -322,17 +322,17 @@ func voteRow(f []string, n int) (Vote, error) {
 func headerKind(h string) (kind, bool) {
 	x := strings.ToLower(strings.Join(strings.Fields(h), " "))
 	switch {
-	case strings.HasPrefix(x, "group name") && strings.Contains(x, "node name"):
+	case strings.HasPrefix(x, "group name node name"):
 		return kGroups, strings.Contains(x, "suspended")
-	case strings.HasPrefix(x, "resource name") && strings.Contains(x, "node name"):
+	case strings.HasPrefix(x, "resource name node name"):
 		return kResources, false
-	case strings.HasPrefix(x, "node name") && strings.Contains(x, "present") && strings.Contains(x, "possible"):
+	case x == "node name present possible status":
 		return kNodeVotes, false
-	case strings.HasPrefix(x, "device name") && strings.Contains(x, "present") && strings.Contains(x, "possible"):
+	case x == "device name present possible status":
 		return kDeviceVotes, false
-	case strings.HasPrefix(x, "node name") && strings.HasSuffix(x, "status"):
+	case x == "node name status":
 		return kNodes, false
-	case strings.HasPrefix(x, "endpoint1") || strings.HasPrefix(x, "endpoint endpoint"):
+	case x == "endpoint1 endpoint2 status", x == "endpoint endpoint status":
 		return kPaths, false
 	case x == "needed present possible":
 		return kQuorumSummary, false
