@@ -1,0 +1,70 @@
+package exporter
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// BenchmarkScrapeTwoNodesSixServices measures one full /metrics scrape of
+// a 2-node cluster with 6 services, each probed on both nodes and on the
+// virtual address (18 SMTP dialogues against in-process servers).
+func BenchmarkScrapeTwoNodesSixServices(b *testing.B) {
+	var services strings.Builder
+	ips := []string{"127.0.0.71", "127.0.0.72", "127.0.0.73"}
+	for i := range 6 {
+		port := 12600 + i
+		fmt.Fprintf(&services, "      - {name: svc%d, protocol: smtp, port: %d}\n", i, port)
+		for _, ip := range ips {
+			ln, err := net.Listen("tcp", fmt.Sprintf("%s:%d", ip, port))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { ln.Close() })
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					go fakeSMTP(c)
+				}
+			}()
+		}
+	}
+	cfg := fmt.Sprintf(`
+clusters:
+  - name: bench
+    kind: active_standby
+    virtual_address: %s
+    nodes:
+      - {name: a, address: %s}
+      - {name: b, address: %s}
+    services:
+%s    sources:
+      - type: service
+`, ips[2], ips[0], ips[1], services.String())
+	path := filepath.Join(b.TempDir(), "bench.yml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	e, err := New(Options{ConfigFile: path, WindowFile: filepath.Join(b.TempDir(), "w.json")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := e.MetricsHandler()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `service="svc5"} 1`) {
+			b.Fatalf("bad scrape: %d", rec.Code)
+		}
+	}
+}
