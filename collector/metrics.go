@@ -2,6 +2,7 @@ package collector
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -39,6 +40,7 @@ var (
 	sourceDurDesc      = desc("source_duration_seconds", "Time the source took in this collection.", "cluster", "node", "source")
 
 	serviceInfoDesc = desc("service_info", "Every configured service (always 1).", "cluster", "service", "protocol", "port", "tls", "gated")
+	slowDesc        = desc("service_slow_threshold_seconds", "Probe duration above which the service counts as slow (slow_threshold).", "cluster", "service")
 	vServiceUpDesc  = desc("virtual_service_up", "1 if the service answers through the virtual address.", "cluster", "service")
 	vServiceDurDesc = desc("virtual_service_probe_duration_seconds", "Duration of the check through the virtual address.", "cluster", "service")
 	vServiceCert    = desc("virtual_service_tls_cert_expiry_timestamp_seconds", "NotAfter of the certificate presented through the virtual address.", "cluster", "service")
@@ -51,7 +53,7 @@ func Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{nodeInfoDesc, nodeRoleDesc, redundancyDesc, peerUpDesc, syncStateDesc,
 		syncProgressDesc, syncLagDesc, syncPendingDesc, serviceUpDesc, serviceDurDesc, serviceCertDesc, softwareDesc,
 		restartDesc, queueMsgsDesc, queueBytesDesc, queueAgeDesc, roleChangesDesc, lastRoleChangeDesc, sourceUpDesc,
-		sourceDurDesc, serviceInfoDesc, vServiceUpDesc, vServiceDurDesc, vServiceCert, windowOpenDesc, windowEndDesc} {
+		sourceDurDesc, serviceInfoDesc, slowDesc, vServiceUpDesc, vServiceDurDesc, vServiceCert, windowOpenDesc, windowEndDesc} {
 		ch <- d
 	}
 }
@@ -136,6 +138,7 @@ func (s *Snapshot) Emit(ch chan<- prometheus.Metric) {
 	}
 	for _, sv := range cl.Services {
 		gauge(serviceInfoDesc, 1, cl.Name, sv.Name, sv.Protocol, strconv.Itoa(sv.Port), sv.TLSMode(), strconv.FormatBool(sv.IsGated()))
+		gauge(slowDesc, time.Duration(sv.SlowThreshold).Seconds(), cl.Name, sv.Name)
 	}
 	for _, o := range s.Virtual {
 		gauge(vServiceUpDesc, boolValue(o.Result.Up), cl.Name, o.Service.Name)
