@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -44,8 +45,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	configFile := app.Flag("config.file", "Configuration file.").Default("mailcluster.yml").String()
 	windowFile := app.Flag("windows.file", "State file of operator-declared update windows (written by `window open`).").
 		Default("/var/lib/mailcluster_exporter/windows.json").String()
-	logLevel := app.Flag("log.level", "Only log messages with the given severity or above: debug, info, warn, error.").Default("info").Enum("debug", "info", "warn", "error")
-	logFormat := app.Flag("log.format", "Log format: logfmt or json.").Default("logfmt").Enum("logfmt", "json")
+	logLevel := app.Flag("log.level", "Only log messages with the given severity or above: debug, info, warn, error.").Default("info").String()
+	logFormat := app.Flag("log.format", "Log format: logfmt or json.").Default("logfmt").String()
 
 	serve := app.Command("serve", "Run the exporter (default).").Default()
 	configCheck := serve.Flag("config.check", "Validate the configuration, print the result and exit (non-zero when invalid).").Bool()
@@ -67,6 +68,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	cmd, err := app.Parse(args)
 	if err != nil {
+		fmt.Fprintf(stderr, "mailcluster_exporter: %v\n", err)
+		return 2
+	}
+	if err := oneOf("log.level", *logLevel, "debug", "info", "warn", "error"); err != nil {
+		fmt.Fprintf(stderr, "mailcluster_exporter: %v\n", err)
+		return 2
+	}
+	if err := oneOf("log.format", *logFormat, "logfmt", "json"); err != nil {
 		fmt.Fprintf(stderr, "mailcluster_exporter: %v\n", err)
 		return 2
 	}
@@ -222,4 +231,14 @@ func tabwriterFlush(tw *tabwriter.Writer, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// oneOf checks a flag value against its allowed values, naming the flag.
+func oneOf(flag, value string, allowed ...string) error {
+	for _, a := range allowed {
+		if value == a {
+			return nil
+		}
+	}
+	return fmt.Errorf("--%s: must be one of %s, got %q", flag, strings.Join(allowed, ", "), value)
 }
