@@ -1,0 +1,197 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/mailcluster/mailcluster_exporter/collector/facts"
+	"github.com/mailcluster/mailcluster_exporter/collector/prober"
+	"github.com/mailcluster/mailcluster_exporter/config"
+)
+
+type fakeSource struct {
+	set facts.Set
+	err error
+	pan bool
+}
+
+func (f fakeSource) Collect(context.Context) (facts.Set, error) {
+	if f.pan {
+		panic("parser bug")
+	}
+	return f.set, f.err
+}
+
+func loadCluster(t *testing.T, yml string) *config.Config {
+	t.Helper()
+	cfg, err := config.Load([]byte(yml), "test.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+const pairYAML = `
+clusters:
+  - name: pair
+    kind: active_standby
+    nodes:
+      - {name: a, address: 127.0.0.1}
+      - {name: b, address: 127.0.0.2}
+`
+
+func newPair(t *testing.T, runners ...*sourceRunner) *Cluster {
+	t.Helper()
+	cfg := loadCluster(t, pairYAML)
+	c, err := New(cfg.Clusters[0], cfg.Global, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.sources = runners
+	for _, r := range runners {
+		c.provides.Role = c.provides.Role || r.provides.Role
+		c.provides.Sync = c.provides.Sync || r.provides.Sync
+	}
+	return c
+}
+
+func TestFailedSourceLeavesUnknownNotAbsent(t *testing.T) {
+	c := newPair(t, &sourceRunner{name: "broken", provides: Provides{Role: true, Sync: true}, nodes: []string{"a"},
+		src: fakeSource{err: errors.New("exit status 1")}})
+	snap := c.Collect(context.Background())
+	a := snap.Facts["a"]
+	if a == nil || a.Role != facts.RoleUnknown || a.SyncState != facts.SyncUnknown {
+		t.Fatalf("node a after a failed role+sync source: %+v; want role and sync unknown", a)
+	}
+	if b := snap.Facts["b"]; b == nil || b.Role != facts.RoleUnknown {
+		t.Errorf("node b has no role source result, want role unknown (green needs evidence), got %+v", b)
+	}
+	if len(snap.Sources) != 1 || snap.Sources[0].Up || snap.Sources[0].Node != "a" || snap.Sources[0].Name != "broken" {
+		t.Errorf("source status = %+v; want one entry broken/a down", snap.Sources)
+	}
+}
+
+func TestPanickingSourceIsContained(t *testing.T) {
+	c := newPair(t, &sourceRunner{name: "buggy", provides: Provides{Sync: true}, nodes: []string{"a", "b"}, src: fakeSource{pan: true}})
+	snap := c.Collect(context.Background())
+	for _, st := range snap.Sources {
+		if st.Up {
+			t.Errorf("a panicking source reported up: %+v", st)
+		}
+	}
+	if snap.Facts["a"].SyncState != facts.SyncUnknown {
+		t.Errorf("sync after panic = %q, want unknown", snap.Facts["a"].SyncState)
+	}
+}
+
+func TestMergePrecedenceAndWorstSync(t *testing.T) {
+	first := facts.Set{}
+	first.Node("a").Role, first.Node("a").SyncState = facts.RoleActive, facts.SyncSynced
+	second := facts.Set{}
+	second.Node("a").Role, second.Node("a").SyncState = facts.RoleStandby, facts.SyncOutOfSync
+	second.Node("a").Version = "2.3.19"
+	second.Node("ghost").Role = facts.RoleActive // not configured: ignored
+	c := newPair(t,
+		&sourceRunner{name: "one", provides: Provides{Role: true, Sync: true}, nodes: []string{"a"}, src: fakeSource{set: first}},
+		&sourceRunner{name: "two", provides: Provides{Role: true, Sync: true}, nodes: []string{"a"}, src: fakeSource{set: second}})
+	snap := c.Collect(context.Background())
+	a := snap.Facts["a"]
+	if a.Role != facts.RoleActive {
+		t.Errorf("role = %q; the first configured source must take precedence", a.Role)
+	}
+	if a.SyncState != facts.SyncOutOfSync {
+		t.Errorf("sync = %q; the worse sync state must win", a.SyncState)
+	}
+	if a.Version != "2.3.19" {
+		t.Errorf("version = %q; fields the first source left empty come from later ones", a.Version)
+	}
+	if _, ok := snap.Facts["ghost"]; ok {
+		t.Error("a node that is not configured must not appear")
+	}
+}
+
+func outcome(name string, up bool) ProbeOutcome {
+	return ProbeOutcome{Service: &config.Service{Name: name}, Result: prober.Result{Up: up}}
+}
+
+func TestServiceRoles(t *testing.T) {
+	cfg := loadCluster(t, `
+clusters:
+  - name: g
+    kind: failover_group
+    nodes:
+      - {name: n1, address: 127.0.0.1}
+      - {name: n2, address: 127.0.0.2}
+      - {name: n3, address: 127.0.0.3}
+      - {name: n4, address: 127.0.0.4}
+    services: [smtp, imap]
+    liveness: [{protocol: tcp, port: 22}]
+    sources:
+      - type: service
+`)
+	cl := cfg.Clusters[0]
+	s := newServiceRoles(cl, cl.Sources[0])
+	snap := &Snapshot{Services: map[string][]ProbeOutcome{
+		"n1": {outcome("smtp", true), outcome("imap", true)},   // serves
+		"n2": {outcome("smtp", false), outcome("imap", false)}, // silent, but alive on ssh
+		"n3": {outcome("smtp", false), outcome("imap", false)}, // nothing at all
+		"n4": {outcome("smtp", true), outcome("imap", false)},  // serves too: split brain
+	}}
+	live := map[string]map[string]bool{"n1": {"tcp_22": true}, "n2": {"tcp_22": true}, "n3": {"tcp_22": false}}
+	got := s.derive(snap, live)
+	want := map[string]facts.Role{"n1": facts.RoleActive, "n2": facts.RoleStandby, "n3": facts.RoleOffline, "n4": facts.RoleActive}
+	for n, r := range want {
+		if got[n].Role != r {
+			t.Errorf("%s: role %q, want %q", n, got[n].Role, r)
+		}
+	}
+}
+
+func TestServiceRolesMasterSlave(t *testing.T) {
+	cfg := loadCluster(t, `
+clusters:
+  - name: ms
+    kind: master_slave
+    nodes:
+      - {name: m, address: 127.0.0.1, role: master}
+      - {name: s, address: 127.0.0.2, role: slave}
+    services: [smtp]
+    sources:
+      - type: service
+`)
+	cl := cfg.Clusters[0]
+	s := newServiceRoles(cl, cl.Sources[0])
+	got := s.derive(&Snapshot{Services: map[string][]ProbeOutcome{"m": {outcome("smtp", true)}, "s": {outcome("smtp", false)}}}, nil)
+	if got["m"].Role != facts.RoleMaster || got["s"].Role != facts.RoleOffline {
+		t.Errorf("master_slave roles: m=%q s=%q; want master and offline", got["m"].Role, got["s"].Role)
+	}
+}
+
+func TestRoleTracker(t *testing.T) {
+	rt := NewRoleTracker()
+	at := func(sec int64) time.Time { return time.Unix(sec, 0) }
+	obs := func(r facts.Role, sec int64) RoleHistory {
+		set := facts.Set{}
+		set.Node("a").Role = r
+		return rt.Observe("c", set, at(sec))["a"]
+	}
+	if h := obs(facts.RoleActive, 100); h.Changes != 0 || h.LastChange != 0 {
+		t.Errorf("first observation counted as a change: %+v", h)
+	}
+	if h := obs(facts.RoleUnknown, 110); h.Changes != 0 {
+		t.Errorf("a failed source (unknown) counted as a failover: %+v", h)
+	}
+	if h := obs(facts.RoleActive, 120); h.Changes != 0 {
+		t.Errorf("active → unknown → active counted: %+v", h)
+	}
+	if h := obs(facts.RoleStandby, 130); h.Changes != 1 || h.LastChange != 130 {
+		t.Errorf("active → standby: %+v; want 1 change at 130", h)
+	}
+	set := facts.Set{}
+	set.Node("a").Role, set.Node("a").LastRoleChange = facts.RoleStandby, 500
+	if h := rt.Observe("c", set, at(140))["a"]; h.Changes != 1 || h.LastChange != 500 {
+		t.Errorf("a change time reported by the source must be used: %+v", h)
+	}
+}
