@@ -253,9 +253,9 @@ func (s *fakeServer) close() {
 // probeCase is one table row for the line-based protocols.
 type probeCase struct {
 	name        string
-	proto       string       // key of Protocols
-	serverTLS   bool         // fake server speaks implicit TLS
-	script      []step       // fake server script
+	proto       string        // key of Protocols
+	serverTLS   bool          // fake server speaks implicit TLS
+	script      []step        // fake server script
 	target      func(*Target) // adjusts the default target (trusting TLS config)
 	timeout     time.Duration // default 3s
 	wantUp      bool

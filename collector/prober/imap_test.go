@@ -82,12 +82,12 @@ func TestIMAPProbe(t *testing.T) {
 		{name: "accepts and never speaks", proto: "imap", script: []step{hang()}, timeout: 300 * time.Millisecond, wantErr: "greeting"},
 		{
 			name: "closes mid-dialogue", proto: "imap",
-			script: script(g, []step{expect("a1 CAPABILITY"), send("* CAPABILITY IMAP4rev1"), hangup()}),
+			script:  script(g, []step{expect("a1 CAPABILITY"), send("* CAPABILITY IMAP4rev1"), hangup()}),
 			wantErr: "CAPABILITY",
 		},
 		{
 			name: "endless untagged responses", proto: "imap",
-			script: script(g, []step{expect("a1 CAPABILITY"), flood([]byte("* OK still here\r\n"))}),
+			script:  script(g, []step{expect("a1 CAPABILITY"), flood([]byte("* OK still here\r\n"))}),
 			wantErr: "longer than 128 lines",
 		},
 		{name: "garbage bytes", proto: "imap", script: []step{sendRaw([]byte("\x1b[31m\x07\r\n"))}, wantErr: "malformed response"},

@@ -124,7 +124,7 @@ func TestLDAPProbe(t *testing.T) {
 		},
 		{
 			name: "garbage reply", proto: "ldap",
-			script: []step{ldapServe(3, func(int64) []*ber.Packet { return nil }), sendRaw([]byte("220 this is SMTP\r\n")), hang()},
+			script:  []step{ldapServe(3, func(int64) []*ber.Packet { return nil }), sendRaw([]byte("220 this is SMTP\r\n")), hang()},
 			timeout: 500 * time.Millisecond, wantErr: "search",
 		},
 		{name: "reply over the size cap", proto: "ldap", script: []step{huge}, wantErr: "search"},

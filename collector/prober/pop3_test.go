@@ -67,12 +67,12 @@ func TestPOP3Probe(t *testing.T) {
 		{name: "accepts and never speaks", proto: "pop3", script: []step{hang()}, timeout: 300 * time.Millisecond, wantErr: "greeting"},
 		{
 			name: "endless CAPA", proto: "pop3",
-			script: script(g, []step{expect("CAPA"), send("+OK"), flood([]byte("X-CAP\r\n"))}),
+			script:  script(g, []step{expect("CAPA"), send("+OK"), flood([]byte("X-CAP\r\n"))}),
 			wantErr: "CAPA: reply longer than 128 lines",
 		},
 		{
 			name: "closes mid-dialogue", proto: "pop3",
-			script: script(g, []step{expect("CAPA"), send("+OK", "TOP"), hangup()}),
+			script:  script(g, []step{expect("CAPA"), send("+OK", "TOP"), hangup()}),
 			wantErr: "CAPA",
 		},
 		{name: "garbage bytes", proto: "pop3", script: []step{sendRaw([]byte("\x00\xff\xfe garbage\r\n"))}, wantErr: "malformed status line"},

@@ -1,0 +1,87 @@
+package collector
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/mailcluster/mailcluster_exporter/collector/facts"
+	"github.com/mailcluster/mailcluster_exporter/collector/parse/drbd"
+	"github.com/mailcluster/mailcluster_exporter/config"
+)
+
+// drbdSource reads DRBD 9's `drbdsetup status --json` (default) or DRBD
+// 8.4's /proc/drbd (format: proc) on the node it runs on: the local role
+// (Primary = active), the peer connection (peer_up) and the replication
+// state (sync_state, progress, out-of-sync bytes). drbdsetup needs root
+// (or CAP_SYS_ADMIN); /proc/drbd is world-readable.
+type drbdSource struct {
+	env  Env
+	node string
+	cfg  *config.DRBDSource
+	cmd  config.Command
+	opts drbd.Options
+}
+
+func newDRBDSource(env Env, src *config.Source) (Source, error) {
+	node, err := env.local("drbd")
+	if err != nil {
+		return nil, err
+	}
+	cfg := src.DRBD
+	if cfg == nil {
+		cfg = &config.DRBDSource{}
+	}
+	s := &drbdSource{env: env, node: node, cfg: cfg, cmd: withDefault(cfg.Command, "drbdsetup", "status", "--json")}
+	if cfg.Resource != "" {
+		s.opts.Resources = []string{cfg.Resource}
+	}
+	return s, nil
+}
+
+func (s *drbdSource) Collect(ctx context.Context) (facts.Set, error) {
+	var res []drbd.Resource
+	if s.cfg.Format == "proc" {
+		path := s.cfg.ProcFile
+		if path == "" {
+			path = "/proc/drbd"
+		}
+		b, err := readCapped(path, s.env.Global.MaxOutputBytes)
+		if err != nil {
+			return nil, err
+		}
+		if res, err = drbd.ParseProc(bytes.NewReader(b)); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	} else {
+		out, err := s.env.Runner.Run(ctx, s.cmd)
+		if err != nil {
+			return nil, err
+		}
+		if res, err = drbd.ParseJSON(out); err != nil {
+			return nil, fmt.Errorf("drbdsetup output: %w", err)
+		}
+	}
+	set := facts.Set{}
+	set[s.node] = drbd.NodeFacts(res, s.opts)
+	return set, nil
+}
+
+// readCapped reads a file of at most max bytes.
+func readCapped(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: %w (%d bytes)", path, errOutputTooLarge, max)
+	}
+	return b, nil
+}
