@@ -17,15 +17,23 @@ import (
 var errOutputTooLarge = errors.New("output exceeds the size cap")
 
 // cappedBuffer keeps at most max bytes and fails the write beyond that, so
-// a runaway command is stopped instead of filling memory.
+// a runaway command is stopped instead of filling memory. With truncate set
+// it keeps the first max bytes and silently drops the rest instead.
 type cappedBuffer struct {
 	buf        bytes.Buffer
 	max        int64
+	truncate   bool
 	overflow   bool
 	onOverflow func()
 }
 
 func (c *cappedBuffer) Write(p []byte) (int, error) {
+	if c.truncate {
+		if room := c.max - int64(c.buf.Len()); room > 0 {
+			c.buf.Write(p[:min(int64(len(p)), room)])
+		}
+		return len(p), nil
+	}
 	if int64(c.buf.Len()+len(p)) > c.max {
 		if !c.overflow && c.onOverflow != nil {
 			c.onOverflow()
@@ -66,9 +74,14 @@ func (r Runner) Run(ctx context.Context, c config.Command) ([]byte, error) {
 		max = config.DefaultMaxOutputBytes
 	}
 	stdout := &cappedBuffer{max: max, onOverflow: cancel}
-	stderr := &cappedBuffer{max: 4096}
+	stderr := &cappedBuffer{max: 4096, truncate: true} // only its start is reported
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	err := cmd.Run()
+	if errors.Is(err, exec.ErrWaitDelay) {
+		// The command exited but left a helper holding its output open: that
+		// helper is still in the process group, which is killed as on a timeout.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
 	if err != nil {
 		name := c.Argv[0]
 		switch {

@@ -42,6 +42,9 @@ func (s *peerTCPSource) Collect(ctx context.Context) (facts.Set, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	up := make(map[string]bool, len(s.peers))
+	for _, p := range s.peers {
+		up[p.Name] = true // before any dial goroutine writes the map
+	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, p := range s.peers {
@@ -49,7 +52,6 @@ func (s *peerTCPSource) Collect(ctx context.Context) (facts.Set, error) {
 		if host == "" {
 			host = p.Address
 		}
-		up[p.Name] = true
 		for _, port := range s.ports {
 			wg.Add(1)
 			go func() {
@@ -69,4 +71,29 @@ func (s *peerTCPSource) Collect(ctx context.Context) (facts.Set, error) {
 	set := facts.Set{}
 	set.Node(s.node).PeerUp = up
 	return set, nil
+}
+
+// dialAll connects to every target concurrently and reports which answered.
+func dialAll(ctx context.Context, targets []string, timeout time.Duration) map[string]bool {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	out := make(map[string]bool, len(targets))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, t := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var d net.Dialer
+			c, err := d.DialContext(ctx, "tcp", t)
+			if err == nil {
+				c.Close()
+			}
+			mu.Lock()
+			out[t] = err == nil
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
 }

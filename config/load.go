@@ -64,7 +64,7 @@ func Load(data []byte, file string) (*Config, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, &Error{File: file, Msg: "empty configuration"}
 		}
-		return nil, yamlError(file, err)
+		return nil, yamlError(file, err, nil)
 	}
 	pos := positions{}
 	if errs := checkKnown(file, doc.Content[0], reflect.TypeOf(Config{}), "", pos); len(errs) > 0 {
@@ -72,7 +72,7 @@ func Load(data []byte, file string) (*Config, error) {
 	}
 	cfg := &Config{}
 	if err := doc.Decode(cfg); err != nil {
-		return nil, yamlError(file, err)
+		return nil, yamlError(file, err, pos)
 	}
 	cfg.File = file
 	cfg.applyDefaults()
@@ -82,13 +82,24 @@ func Load(data []byte, file string) (*Config, error) {
 	return cfg, nil
 }
 
-// yamlError turns a yaml.v3 error ("yaml: line 3: …") into an Error.
-func yamlError(file string, err error) error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	msg = strings.TrimPrefix(msg, "unmarshal errors:\n  ")
+// yamlError turns a yaml.v3 error ("yaml: line 3: …") into an Error; each
+// type error ("cannot unmarshal !!str into int") becomes one Error naming
+// the field written on its line.
+func yamlError(file string, err error, pos positions) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		es := make(Errors, 0, len(te.Errors))
+		for _, m := range te.Errors {
+			es = append(es, lineError(file, m, pos))
+		}
+		return es
+	}
+	return lineError(file, strings.TrimPrefix(err.Error(), "yaml: "), pos)
+}
+
+func lineError(file, msg string, pos positions) *Error {
 	line := 0
-	if strings.HasPrefix(msg, "line ") {
-		rest := strings.TrimPrefix(msg, "line ")
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
 		if i := strings.IndexByte(rest, ':'); i > 0 {
 			if n, convErr := strconv.Atoi(rest[:i]); convErr == nil {
 				line = n
@@ -96,11 +107,48 @@ func yamlError(file string, err error) error {
 			}
 		}
 	}
-	return &Error{File: file, Line: line, Msg: msg}
+	return &Error{File: file, Line: line, Field: pos.fieldAt(line), Msg: msg}
 }
 
 // positions maps a field path to the line it is written on.
 type positions map[string]int
+
+// fieldAt returns the deepest field written on line (or, when none is, on
+// the nearest line above it); when several fields share that line, as in a
+// flow mapping, their common parent.
+func (p positions) fieldAt(line int) string {
+	if line <= 0 {
+		return ""
+	}
+	best, depth := 0, -1
+	var cands []string
+	for path, l := range p {
+		if l > line || l < best || path == "" {
+			continue
+		}
+		d := strings.Count(path, ".") + strings.Count(path, "[")
+		if l > best || d > depth {
+			best, depth, cands = l, d, nil
+		}
+		if d == depth {
+			cands = append(cands, path)
+		}
+	}
+	if len(cands) == 0 {
+		return ""
+	}
+	field := cands[0]
+	for _, c := range cands[1:] {
+		for c != field && !strings.HasPrefix(c, field+".") && !strings.HasPrefix(c, field+"[") {
+			i := strings.LastIndexAny(field, ".[")
+			if i < 0 {
+				return ""
+			}
+			field = field[:i]
+		}
+	}
+	return field
+}
 
 // line returns the line of path, or of its nearest written parent.
 func (p positions) line(path string) int {
@@ -127,7 +175,9 @@ func checkKnown(file string, n *yaml.Node, t reflect.Type, path string, pos posi
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
-	pos[path] = n.Line
+	if _, ok := pos[path]; !ok {
+		pos[path] = n.Line // a field's line is its key's; elements have none
+	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -149,6 +199,16 @@ func checkKnown(file string, n *yaml.Node, t reflect.Type, path string, pos posi
 		var errs Errors
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key, val := n.Content[i], n.Content[i+1]
+			if key.Tag == "!!merge" { // "<<: *anchor" or "<<: [*a, *b]" merges mappings in
+				merged := []*yaml.Node{val}
+				if val.Kind == yaml.SequenceNode {
+					merged = val.Content
+				}
+				for _, m := range merged {
+					errs = append(errs, checkKnown(file, m, t, path, pos)...)
+				}
+				continue
+			}
 			ft, ok := fields[key.Value]
 			child := joinPath(path, key.Value)
 			if !ok {

@@ -75,10 +75,17 @@ type DRBDSource struct {
 	Resource string  `yaml:"resource"`
 }
 
-// DovecotSource reads `doveadm replicator status`.
+// DovecotSource reads Dovecot's replicator: the per-user table
+// (`doveadm replicator status '*'`, text or -f json), the queue overview
+// (`doveadm replicator status`) and the dsync connections
+// (`doveadm replicator dsync-status`).
 type DovecotSource struct {
 	Command            Command `yaml:"command"`
+	OverviewCommand    Command `yaml:"overview_command"`
 	DsyncStatusCommand Command `yaml:"dsync_status_command"`
+	// Peer is the node the replication goes to (mail_replica); default the
+	// only other node of the cluster.
+	Peer string `yaml:"peer"`
 }
 
 // MarkerSource measures replication lag with a heartbeat file.

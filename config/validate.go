@@ -220,7 +220,7 @@ func (w *Schedule) validate(v *validator, p string) {
 		v.errorf(p+".start", "must be HH:MM (24h), got %q", w.Start)
 	}
 	w.startMin = t.Hour()*60 + t.Minute()
-	if w.Duration <= 0 || time.Duration(w.Duration) > 7*24*time.Hour {
+	if time.Duration(w.Duration) < time.Minute || time.Duration(w.Duration) > 7*24*time.Hour {
 		v.errorf(p+".duration", "must be between 1m and 7d, got %s", w.Duration)
 	}
 	tz := w.TimeZone

@@ -134,11 +134,11 @@ func readPOP3Multi(lr *lineReader) ([]string, error) {
 func parsePOP3Capa(lines []string) map[string]string {
 	caps := make(map[string]string, len(lines))
 	for _, line := range lines {
-		name, args, _ := strings.Cut(strings.TrimSpace(line), " ")
-		if name == "" {
+		f := strings.Fields(line)
+		if len(f) == 0 {
 			continue
 		}
-		caps[strings.ToUpper(name)] = strings.TrimSpace(args)
+		caps[strings.ToUpper(f[0])] = strings.Join(f[1:], " ")
 	}
 	return caps
 }

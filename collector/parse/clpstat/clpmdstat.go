@@ -29,14 +29,14 @@ import (
 //
 // While recovering, a second table follows:
 //
-//	  Recovery Status     Value
-//	  ------------------------------------------------------------
-//	  Status:             Recovering
-//	  Direction:          server1 -> server2
-//	  Percent:            7%
-//	  Used Time:          00:00:09
-//	  Remain Time:        00:01:59
-//	  Iteration Times:    1/1
+//	Recovery Status     Value
+//	------------------------------------------------------------
+//	Status:             Recovering
+//	Direction:          server1 -> server2
+//	Percent:            7%
+//	Used Time:          00:00:09
+//	Remain Time:        00:01:59
+//	Iteration Times:    1/1
 //
 // `--active` prints the same per-server table with one row, "Active Status"
 // (Active / Inactive).

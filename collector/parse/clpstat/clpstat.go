@@ -124,7 +124,7 @@ func errf(line int, format string, a ...any) error {
 }
 
 var (
-	frameOpenRE = regexp.MustCompile(`^\s*=+\s+(\S.*?)\s+=+\s*$`)
+	frameOpenRE  = regexp.MustCompile(`^\s*=+\s+(\S.*?)\s+=+\s*$`)
 	frameCloseRE = regexp.MustCompile(`^\s*=+\s*$`)
 	sectionRE    = regexp.MustCompile(`^\s*<([^<>]+)>\s*$`)
 	mapRowRE     = regexp.MustCompile(`^(\*?)(\S+)\s*\[(.)\]\s*:(.*)$`)

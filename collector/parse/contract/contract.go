@@ -153,6 +153,9 @@ func (n Node) into(set facts.Set, allNodes []string) error {
 		if name == "" {
 			return errors.New(`field "queues": empty queue name`)
 		}
+		if q.Messages < 0 || q.Bytes < 0 || q.OldestAgeSeconds != nil && *q.OldestAgeSeconds < 0 {
+			return fmt.Errorf(`field "queues": queue %q: messages, bytes and oldest_age_seconds must not be negative`, name)
+		}
 		if f.Queues == nil {
 			f.Queues = map[string]facts.Queue{}
 		}

@@ -1,0 +1,66 @@
+package collector
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/mailcluster/mailcluster_exporter/collector/facts"
+	"github.com/mailcluster/mailcluster_exporter/collector/parse/solaris"
+	"github.com/mailcluster/mailcluster_exporter/config"
+)
+
+// solarisSource reads Oracle Solaris Cluster / Sun Cluster status on a
+// cluster node: `clresourcegroup status` (or legacy `scstat -g`) for where
+// the mail resource group is Online (active), `clnode status` for node
+// membership (offline, peer_up), and `clresource status` for the
+// HAStoragePlus resource, whose state is the cluster's storage ("sync")
+// health. The commands need the solaris.cluster.read authorization.
+type solarisSource struct {
+	env   Env
+	cfg   *config.SolarisSource
+	cmds  []config.Command
+	names renamer
+	opts  solaris.Options
+}
+
+func newSolarisSource(env Env, src *config.Source) (Source, error) {
+	local, err := env.local("solaris")
+	if err != nil {
+		return nil, err
+	}
+	cfg := src.Solaris
+	r := renamer(cfg.Nodes)
+	s := &solarisSource{env: env, cfg: cfg, names: r,
+		opts: solaris.Options{Group: cfg.ResourceGroup, Local: r.toPrinted(local)}}
+	s.cmds = []config.Command{
+		withDefault(cfg.Command, "clresourcegroup", "status"),
+		withDefault(cfg.NodeCommand, "clnode", "status"),
+	}
+	if cfg.StorageResource != "" {
+		s.opts.Storage = []string{cfg.StorageResource}
+		s.cmds = append(s.cmds, withDefault(cfg.ResourceCommand, "clresource", "status"))
+	}
+	return s, nil
+}
+
+func (s *solarisSource) Collect(ctx context.Context) (facts.Set, error) {
+	var all bytes.Buffer
+	for _, c := range s.cmds {
+		out, err := s.env.Runner.Run(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		all.Write(out)
+		all.WriteByte('\n')
+	}
+	st, err := solaris.Parse(&all)
+	if err != nil {
+		return nil, fmt.Errorf("cluster status output: %w", err)
+	}
+	set, err := st.NodeFacts(s.opts)
+	if err != nil {
+		return nil, fmt.Errorf("cluster status output: %w", err)
+	}
+	return s.names.set(set), nil
+}
