@@ -74,9 +74,13 @@ for n in "${NODES[@]}"; do
   cap_ka "$n" "steady, $st" "$n.steady"
   cap_dc "$n" "steady, in sync" "$n.steady"
 done
-cap "dovecot/node-a.steady.http-api-replicator-status.json" client "steady (doveadm HTTP API of node-a, from the client ns)" \
-  curl -sS --max-time 5 -H "Authorization: X-Dovecot-API $(printf %s "$DOVEADM_API_KEY" | base64)" \
-  -H 'Content-Type: application/json' -d '[["replicatorStatus",{"user":"*"},"t1"]]' "http://${ADDR[node-a]}:$DOVEADM_HTTP_PORT/doveadm/v1"
+api() {   # api FILE DOVEADM-HTTP-COMMAND PARAMS-JSON: the doveadm HTTP API of node-a, from the client ns
+  cap "dovecot/$1" client "steady (doveadm HTTP API of node-a)" curl -sS --max-time 5 \
+    -H "Authorization: X-Dovecot-API $(printf %s "$DOVEADM_API_KEY" | base64)" -H 'Content-Type: application/json' \
+    -d "[[\"$2\",$3,\"t1\"]]" "http://${ADDR[node-a]}:$DOVEADM_HTTP_PORT/doveadm/v1"
+}
+api node-a.steady.http-api-replicator-status.json replicatorStatus '{"userMask":"*"}'
+api node-a.steady.http-api-replicator-dsync-status.json replicatorDsyncStatus '{}'
 cap "postfix/node-a.steady.postqueue-j.json" node-a "steady, empty queue" postqueue -c "$ST/node-a/postfix" -j
 
 # ---------------------------------------------------------------- 2. Postfix queue: deferred + held messages

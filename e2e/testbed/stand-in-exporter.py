@@ -9,8 +9,12 @@ import argparse, http.server, re
 ap = argparse.ArgumentParser()
 ap.add_argument("--config.file", dest="config", required=True)
 ap.add_argument("--cluster.node", dest="node", default="")
-ap.add_argument("--web.listen-address", dest="listen", required=True)
+ap.add_argument("--web.listen-address", dest="listen", default=":19025")
+ap.add_argument("--windows.file", dest="windows", default="")
+ap.add_argument("--config.check", dest="check", action="store_true")
 args = ap.parse_args()
+if args.check:
+    raise SystemExit(0)
 cfg = open(args.config).read()
 m = re.search(r"state_file:\s*(\S+)", cfg)
 state_file = m.group(1) if m else None

@@ -2,9 +2,9 @@
 # up.sh — bring the two-node HA mail testbed up from nothing (stale state from a crash is cleaned first).
 #
 #   root ns:   unreachable guard routes for 10.213.47.0/24 and 10.213.48.0/24 (added before any namespace)
-#   mce2e-c    client side: bridge lan0 10.213.47.1, Prometheus :9090, Alertmanager :9093, agentless exporter :9863
-#   mce2e-a    node-a 10.213.47.11 (sync0 10.213.48.11): keepalived (prio 150), Postfix, Dovecot, exporter :9863
-#   mce2e-b    node-b 10.213.47.12 (sync0 10.213.48.12): keepalived (prio 100), Postfix, Dovecot, exporter :9863
+#   mce2e-c    client side: bridge lan0 10.213.47.1, Prometheus :9090, Alertmanager :9093, agentless exporter :19025
+#   mce2e-a    node-a 10.213.47.11 (sync0 10.213.48.11): keepalived (prio 150), Postfix, Dovecot, exporter :19025
+#   mce2e-b    node-b 10.213.47.12 (sync0 10.213.48.12): keepalived (prio 100), Postfix, Dovecot, exporter :19025
 #   VIP 10.213.47.10 (VRRP vrid 47, unicast over the sync link)
 # Env: EXPORTER_BIN (default <repo>/mailcluster_exporter), RULES_DIR (default <repo>/rules), MC_E2E_STATE (/run/mc-e2e)
 # State: $MC_E2E_STATE/{pids,logs,ns,bin,dovecot,node-a,node-b,client}. Undo with down.sh.
@@ -15,7 +15,7 @@ t0=$(now); lap() { log "$(printf '%-34s %s' "$1" "$(elapsed "$t0")")"; }
 
 # ------------------------------------------------ stale state (after a crash or an unfinished run)
 if [ -d "$ST" ] || ip netns list | grep -qE "^(${NS[node-a]}|${NS[node-b]}|$CLIENT_NS)( |$)"; then
-  log "cleaning stale testbed state"; teardown
+  log "cleaning previous testbed state"; teardown
   [ -d "$LOGS" ] && { rm -rf "$ST/logs.prev"; mv "$LOGS" "$ST/logs.prev"; }
   find "$ST" -mindepth 1 -maxdepth 1 ! -name logs.prev -exec rm -rf {} +
 fi

@@ -57,8 +57,8 @@ check "replication in sync on node-b (doveadm replicator status)" wait_for 50 0.
 # -- monitoring
 check "Prometheus ready" prom_ready
 check "Alertmanager ready" am_ready
-r=$(prom_query 'up{job="prometheus"}' 2>/dev/null | jq -r '.data.result[0].value[1]' 2>/dev/null)
-check "Prometheus API query up{job=\"prometheus\"} = $r" test "$r" = 1
+check "Prometheus API: up{job=\"prometheus\"} == 1 (first scrape within 10 s)" wait_for 10 1 scraped "$CLIENT_IP:$PROM_PORT"
+check "Prometheus scrapes Alertmanager" wait_for 5 1 scraped "$CLIENT_IP:$AM_PORT"
 r=$(http_get "http://$CLIENT_IP:$PROM_PORT/api/v1/rules" | jq '[.data.groups[].rules[]] | length' 2>/dev/null)
 echo "INFO Prometheus loaded ${r:-?} rules from: $(tr '\n' ' ' <"$ST/client/rule_files.txt" 2>/dev/null)"
 for who in "${NODES[@]}" client; do
