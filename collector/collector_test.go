@@ -195,3 +195,21 @@ func TestRoleTracker(t *testing.T) {
 		t.Errorf("a change time reported by the source must be used: %+v", h)
 	}
 }
+
+// Every source type the configuration accepts has an implementation.
+func TestEverySourceTypeIsImplemented(t *testing.T) {
+	for _, typ := range config.SourceTypes {
+		if _, ok := factories[typ]; !ok && typ != "service" {
+			t.Errorf("source type %q is accepted by the configuration but has no factory", typ)
+		}
+	}
+	for typ := range factories {
+		found := false
+		for _, known := range config.SourceTypes {
+			found = found || known == typ
+		}
+		if !found {
+			t.Errorf("factory %q is not a configurable source type", typ)
+		}
+	}
+}

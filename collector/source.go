@@ -53,11 +53,19 @@ type factory struct {
 
 // factories registers every source type in one place.
 var factories = map[string]factory{
-	"command":   {provides: Provides{Role: true, Sync: true}, build: newCommandSource},
-	"http":      {provides: Provides{Role: true, Sync: true}, build: newHTTPSource},
-	"vip_local": {provides: Provides{Role: true}, local: true, build: newVIPLocalSource},
-	"peer_tcp":  {local: true, build: newPeerTCPSource},
-	"queue_dir": {local: true, build: newQueueDirSource},
-	"version":   {local: true, build: newVersionSource},
-	"marker":    {provides: Provides{Sync: true}, local: true, build: newMarkerSource},
+	"command":       {provides: Provides{Role: true, Sync: true}, build: newCommandSource},
+	"http":          {provides: Provides{Role: true, Sync: true}, build: newHTTPSource},
+	"vip_local":     {provides: Provides{Role: true}, local: true, build: newVIPLocalSource},
+	"peer_tcp":      {local: true, build: newPeerTCPSource},
+	"queue_dir":     {local: true, build: newQueueDirSource},
+	"version":       {local: true, build: newVersionSource},
+	"marker":        {provides: Provides{Sync: true}, local: true, build: newMarkerSource},
+	"pacemaker":     {provides: Provides{Role: true}, local: true, build: newPacemakerSource},
+	"drbd":          {provides: Provides{Role: true, Sync: true}, local: true, build: newDRBDSource},
+	"keepalived":    {provides: Provides{Role: true}, local: true, build: newKeepalivedSource},
+	"dovecot":       {provides: Provides{Sync: true}, local: true, build: newDovecotSource},
+	"postfix_queue": {local: true, build: newPostfixQueueSource},
+	"clpstat":       {provides: Provides{Role: true}, local: true, build: newClpstatSource},
+	"solaris":       {provides: Provides{Role: true}, local: true, build: newSolarisSource},
+	"mfilter":       {provides: Provides{Sync: true}, local: true, build: newMFilterSource},
 }
