@@ -65,23 +65,32 @@ func (c *Config) applyDefaults() {
 	if g.MaxOutputBytes == 0 {
 		g.MaxOutputBytes = DefaultMaxOutputBytes
 	}
+	// Empty list entries (a lone "-") are skipped here and reported by validate.
 	for _, cl := range c.Clusters {
+		if cl == nil {
+			continue
+		}
 		for i, n := range cl.Nodes {
-			if n.Priority == 0 {
+			if n != nil && n.Priority == 0 {
 				n.Priority = i + 1
 			}
 		}
 		for _, s := range cl.Services {
-			s.applyDefaults(g)
+			if s != nil {
+				s.applyDefaults(g)
+			}
 		}
 		for _, s := range cl.Liveness {
+			if s == nil {
+				continue
+			}
 			s.applyDefaults(g)
 			if s.Name == "" {
 				s.Name = s.Protocol + "_" + strconv.Itoa(s.Port)
 			}
 		}
 		for _, src := range cl.Sources {
-			if src.Name == "" {
+			if src != nil && src.Name == "" {
 				src.Name = src.Type
 			}
 		}

@@ -151,7 +151,12 @@ func (cl *Cluster) validate(v *validator, p string) {
 		s.validate(v, sp, cl)
 	}
 	for i, w := range cl.UpdateWindows {
-		w.validate(v, fmt.Sprintf("%s.update_windows[%d]", p, i))
+		wp := fmt.Sprintf("%s.update_windows[%d]", p, i)
+		if w == nil {
+			v.errorf(wp, "empty window")
+			continue
+		}
+		w.validate(v, wp)
 	}
 }
 
