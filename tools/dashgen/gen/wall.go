@@ -158,7 +158,7 @@ func serviceMatrix(title string, gp dashboard.GridPos, m string) *table.PanelBui
 		}).
 		ShowHeader(true).
 		CellHeight(common.TableCellHeightLg).
-		Footer(common.NewTableFooterOptionsBuilder().Show(false).Reducer([]string{"sum"})).
+		Footer(noFooter()).
 		Align(common.FieldTextAlignmentCenter).
 		CellOptions(common.TableCellOptions{TableColoredBackgroundCellOptions: &common.TableColoredBackgroundCellOptions{
 			Type: common.TableCellDisplayModeColorBackground,
@@ -175,4 +175,9 @@ func serviceMatrix(title string, gp dashboard.GridPos, m string) *table.PanelBui
 			{Id: "custom.align", Value: "left"},
 		}).
 		Links([]cog.Builder[dashboard.DashboardLink]{runbook("MailclusterServiceDownOnServingNode.md"), runbook("MailclusterVirtualServiceDown.md")})
+}
+
+// noFooter: tables without a footer (the schema requires a reducer anyway).
+func noFooter() *common.TableFooterOptionsBuilder {
+	return common.NewTableFooterOptionsBuilder().Show(false).Reducer([]string{"sum"}).CountRows(false)
 }
