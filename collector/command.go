@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -63,8 +65,15 @@ func (r Runner) Run(ctx context.Context, c config.Command) ([]byte, error) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, c.Argv[0], c.Argv[1:]...)
-	cmd.Env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C", "LC_ALL=C"}, c.Env...)
+	// The program is looked up in the same minimal PATH the child gets, so
+	// a command behaves the same whatever the exporter's environment
+	// (systemd, SMF, a shell); write an absolute path for anything else.
+	prog, err := lookPath(c.Argv[0])
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, prog, c.Argv[1:]...)
+	cmd.Env = append([]string{"PATH=" + minimalPath, "LANG=C", "LC_ALL=C"}, c.Env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// Kill the whole process group, so helpers a script started die too.
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
@@ -76,7 +85,7 @@ func (r Runner) Run(ctx context.Context, c config.Command) ([]byte, error) {
 	stdout := &cappedBuffer{max: max, onOverflow: cancel}
 	stderr := &cappedBuffer{max: 4096, truncate: true} // only its start is reported
 	cmd.Stdout, cmd.Stderr = stdout, stderr
-	err := cmd.Run()
+	err = cmd.Run()
 	if errors.Is(err, exec.ErrWaitDelay) {
 		// The command exited but left a helper holding its output open: that
 		// helper is still in the process group, which is killed as on a timeout.
@@ -96,6 +105,22 @@ func (r Runner) Run(ctx context.Context, c config.Command) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return stdout.buf.Bytes(), nil
+}
+
+// minimalPath is the PATH commands are found in and run with.
+const minimalPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+func lookPath(name string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	for _, dir := range filepath.SplitList(minimalPath) {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: not found in %s (give an absolute path)", name, minimalPath)
 }
 
 func firstLine(s string) string {

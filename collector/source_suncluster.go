@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"path/filepath"
 
 	"github.com/mailcluster/mailcluster_exporter/collector/facts"
 	"github.com/mailcluster/mailcluster_exporter/collector/parse/solaris"
@@ -33,13 +34,24 @@ func newSolarisSource(env Env, src *config.Source) (Source, error) {
 	r := renamer(cfg.Nodes)
 	s := &solarisSource{env: env, cfg: cfg, names: r,
 		opts: solaris.Options{Group: cfg.ResourceGroup, Local: r.toPrinted(local)}}
-	s.cmds = []config.Command{
-		withDefault(cfg.Command, "clresourcegroup", "status"),
-		withDefault(cfg.NodeCommand, "clnode", "status"),
-	}
+	main := withDefault(cfg.Command, "clresourcegroup", "status")
+	s.cmds = []config.Command{main}
 	if cfg.StorageResource != "" {
 		s.opts.Storage = []string{cfg.StorageResource}
-		s.cmds = append(s.cmds, withDefault(cfg.ResourceCommand, "clresource", "status"))
+	}
+	// Legacy `scstat` (Sun Cluster 3.0/3.1) prints groups, resources and
+	// nodes in one output: the cl* commands are only added when asked for.
+	if filepath.Base(main.Argv[0]) != "scstat" {
+		s.cmds = append(s.cmds, withDefault(cfg.NodeCommand, "clnode", "status"))
+		if cfg.StorageResource != "" {
+			s.cmds = append(s.cmds, withDefault(cfg.ResourceCommand, "clresource", "status"))
+		}
+	} else {
+		for _, c := range []config.Command{cfg.NodeCommand, cfg.ResourceCommand} {
+			if len(c.Argv) > 0 {
+				s.cmds = append(s.cmds, c)
+			}
+		}
 	}
 	return s, nil
 }

@@ -116,15 +116,15 @@ func mfServe(t *testing.T, addr string, replica bool) {
 
 func TestMFilter(t *testing.T) {
 	// Healthy: both servers up, every replica port reachable, same
-	// version, no restart flag, no mail held on the slave. m-FILTER has
-	// no "redundancy switch" fact, so redundancy_disabled and
-	// redundancy_enabled stay 0 (see docs/systems/mfilter.md).
+	// version, no restart flag, no mail held on the slave. Replication is
+	// configured in mf_replica.def, so redundancy is enabled (see
+	// docs/systems/mfilter.md).
 	t.Run("healthy", func(t *testing.T) {
 		mfServe(t, mfMaster, true)
 		mfServe(t, mfSlave, true)
 		scenario(t, expectation{
 			Cluster: "mfilter", Status: 1, Redundancy: 1,
-			Gates: gates("versions_match", "roles_restored", "sync_complete", "early_start_ok",
+			Gates: gates("redundancy_enabled", "versions_match", "roles_restored", "sync_complete", "early_start_ok",
 				"services_running", "restart_flag_clear"),
 		},
 			mfNode{name: "mf-master", version: "5.50R01"}.run(t, false),
@@ -140,7 +140,7 @@ func TestMFilter(t *testing.T) {
 		mfServe(t, mfSlave, true)
 		scenario(t, expectation{
 			Cluster: "mfilter", Status: 3, Redundancy: 3, Reasons: []string{"no_active", "out_of_sync", "peer_down"},
-			Gates: gates("restart_flag_clear"),
+			Gates: gates("redundancy_enabled", "restart_flag_clear"),
 			Extra: []check{{
 				Expr: `mailcluster:service_status:code{cluster="mfilter"}`,
 				Want: []wantSample{
@@ -158,7 +158,7 @@ func TestMFilter(t *testing.T) {
 		mfServe(t, mfSlave, false)
 		scenario(t, expectation{
 			Cluster: "mfilter", Status: 3, Redundancy: 3, Reasons: []string{"out_of_sync", "peer_down"},
-			Gates: gates("versions_match", "roles_restored", "services_running", "restart_flag_clear"),
+			Gates: gates("redundancy_enabled", "versions_match", "roles_restored", "services_running", "restart_flag_clear"),
 		},
 			mfNode{name: "mf-master", version: "5.50R01"}.run(t, false),
 			mfNode{name: "mf-slave", version: "5.50R01"}.run(t, false))
@@ -175,7 +175,7 @@ func TestMFilter(t *testing.T) {
 		mfServe(t, mfSlave, false)
 		scenario(t, expectation{
 			Cluster: "mfilter", Status: 3, Redundancy: 3, Reasons: []string{"out_of_sync", "peer_down"},
-			Gates: gates("roles_restored", "services_running", "restart_flag_clear"),
+			Gates: gates("redundancy_enabled", "roles_restored", "services_running", "restart_flag_clear"),
 			Extra: []check{{
 				Expr: `max by(cluster, node, queue)(mailcluster_queue_messages{cluster="mfilter"})`,
 				Want: []wantSample{
@@ -200,7 +200,7 @@ func TestMFilter(t *testing.T) {
 		mfServe(t, mfSlave, true)
 		scenario(t, expectation{
 			Cluster: "mfilter", Status: 1, Redundancy: 1,
-			Gates: gates("versions_match", "roles_restored", "sync_complete", "early_start_ok", "services_running"),
+			Gates: gates("redundancy_enabled", "versions_match", "roles_restored", "sync_complete", "early_start_ok", "services_running"),
 		},
 			mfNode{name: "mf-master", version: "5.50R01"}.run(t, true),
 			mfNode{name: "mf-slave", version: "5.50R01", restart: true}.run(t, true))

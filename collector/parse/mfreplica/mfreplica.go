@@ -318,8 +318,9 @@ func (c *Config) DataSyncPorts() []Port {
 
 // NodeFacts returns the facts the file itself supports for node: the role
 // from configuration (master or slave; the file does not state it), and
-// sync_state "disabled" when the file names no settings-sync peer (the
-// sync is switched off). Whether the sync actually works is not in the
+// sync_state "disabled" and redundancy_enabled 0 when the file names no
+// settings-sync peer (the sync is switched off), redundancy_enabled 1 when
+// it names one. Whether the sync actually works is not in the
 // file: the collector probes ReplicaTargets / DataSyncPorts and reads the
 // slave's queue backlog, version and restart flag. An ENABLE_REP_DATA of
 // OFF is not "disabled": settings sync still runs; it only means no data
@@ -333,6 +334,10 @@ func (c *Config) NodeFacts(node string, role facts.Role) (facts.Set, error) {
 	out := facts.Set{}
 	n := out.Node(node)
 	n.Role = role
+	// Replication switched off in the file (no settings-sync peer) is
+	// redundancy switched off: the m-FILTER way of "disable redundancy"
+	// during a version-up (FAQ 4105).
+	n.RedundancyEnabled = facts.Bool(c.SettingsSyncConfigured())
 	if !c.SettingsSyncConfigured() {
 		n.SyncState = facts.SyncDisabled
 	}

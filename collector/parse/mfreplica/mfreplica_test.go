@@ -199,3 +199,28 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// Replication named in the file is redundancy enabled; none is disabled.
+func TestNodeFactsRedundancy(t *testing.T) {
+	for _, tc := range []struct {
+		def     string
+		enabled bool
+		sync    facts.SyncState
+	}{
+		{"REPLICA_SERVER_1 = 192.0.2.2:14083\n", true, ""},
+		{"ENABLE_REP_DATA = OFF\n", false, facts.SyncDisabled},
+	} {
+		c, err := Parse(strings.NewReader(tc.def))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.def, err)
+		}
+		set, err := c.NodeFacts("slave1", facts.RoleSlave)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := set["slave1"]
+		if n.RedundancyEnabled == nil || *n.RedundancyEnabled != tc.enabled || n.SyncState != tc.sync {
+			t.Errorf("%q: redundancy %v sync %q; want %v %q", tc.def, n.RedundancyEnabled, n.SyncState, tc.enabled, tc.sync)
+		}
+	}
+}
