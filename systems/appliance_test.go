@@ -155,12 +155,12 @@ func TestAppliancePair(t *testing.T) {
 	// open. Gates 1 and 2 are open: apply the update (STEP1-4). The
 	// active, alive but not serving, reads standby to the agentless
 	// source; the standby is offline. Redundancy gray (disabled wins);
-	// the tile is red because the common IP answers nothing (DESIGN §5:
-	// a virtual service down is red, window or not).
+	// the gated services stopped during the open window do not count as
+	// an outage on the tile (rules/README.md), so the tile is gray too.
 	t.Run("update-step1-redundancy-disabled", func(t *testing.T) {
 		appliance(t, apPrimary, false)
 		scenario(t, expectation{
-			Cluster: "redmail", Status: 3, Redundancy: 0, Reasons: []string{"disabled", "no_active", "peer_down"},
+			Cluster: "redmail", Status: 0, Redundancy: 0, Reasons: []string{"disabled", "no_active", "peer_down"},
 			Gates: gates("services_stopped", "redundancy_disabled", "restart_flag_clear"),
 			Extra: []check{roles("standby", "offline")},
 		}, run(t, "activemonitor-step1-redundancy-disabled.txt", true))

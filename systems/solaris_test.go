@@ -155,15 +155,16 @@ func TestSolarisCluster(t *testing.T) {
 	// (docs/systems/solaris-cluster.md): MAIL-RG offline everywhere and
 	// suspended, window open. Gates services_stopped and
 	// redundancy_disabled are 1: install the packages. The redundancy
-	// state is gray (disabled); the wall tile is red because the logical
-	// host is probed (virtual_address) and nothing answers there: DESIGN
-	// §5 colours a virtual address that is down red, window or not.
+	// state is gray (disabled). Nothing answers on the logical host, but
+	// the gated services were stopped on purpose inside the open window,
+	// so the wall tile shows the redundancy state, gray (rules/README.md);
+	// the virtual service status itself stays red.
 	t.Run("update-rg-offline-suspended", func(t *testing.T) {
 		cfg := mailRG(stripArgv(abs(t, "testdata/clrg-status-mail-rg-suspended-offline.txt")),
 			stripArgv(abs(t, "testdata/clnode-status-mars-venus-online.txt")),
 			stripArgv(abs(t, "testdata/clrs-status-mail-rg-offline.txt")))
 		scenario(t, expectation{
-			Cluster: "messaging", Status: 3, Redundancy: 0, Reasons: []string{"disabled", "no_active"},
+			Cluster: "messaging", Status: 0, Redundancy: 0, Reasons: []string{"disabled", "no_active"},
 			Gates: gates("services_stopped", "redundancy_disabled", "restart_flag_clear"),
 			Extra: []check{{
 				Expr: `mailcluster:virtual_service_status:code{cluster="messaging"}`,
