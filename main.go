@@ -95,9 +95,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return windowList(stdout, stderr, *windowFile)
 	}
 
-	node := *localNode
+	node, guessed := *localNode, false
 	if node == "" {
 		node, _ = os.Hostname()
+		guessed = true
 	}
 	if *configCheck {
 		cfg, _, err := exporter.Build(*configFile, collector.Options{LocalNode: node})
@@ -111,7 +112,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	logger.Info("starting mailcluster_exporter", "version", version.Info(), "build_context", version.BuildContext())
 	exp, err := exporter.New(exporter.Options{
-		ConfigFile: *configFile, LocalNode: node, TimeoutOffset: *timeoutOffset,
+		ConfigFile: *configFile, LocalNode: node, LocalNodeGuessed: guessed, TimeoutOffset: *timeoutOffset,
 		DefaultTimeout: *defaultTimeout, MaxTimeout: *maxTimeout, WindowFile: *windowFile, Logger: logger,
 	})
 	if err != nil {

@@ -29,6 +29,9 @@ import (
 type Options struct {
 	ConfigFile string
 	LocalNode  string // --cluster.node
+	// LocalNodeGuessed: LocalNode is the host name, not --cluster.node, so
+	// not naming a configured node is normal (an agentless exporter).
+	LocalNodeGuessed bool
 	// TimeoutOffset is taken off Prometheus' scrape timeout so the answer
 	// arrives before Prometheus gives up.
 	TimeoutOffset time.Duration
@@ -141,7 +144,7 @@ func (e *Exporter) Reload() error {
 		for _, c := range cfg.Clusters {
 			member = member || c.NodeByName(e.opts.LocalNode) != nil
 		}
-		if !member {
+		if !member && !e.opts.LocalNodeGuessed {
 			e.log.Warn("--cluster.node names no node of any cluster; local sources are skipped", "node", e.opts.LocalNode)
 		}
 	}
