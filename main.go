@@ -33,10 +33,15 @@ import (
 const DefaultListenAddress = ":19025"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+// run is the whole program; it returns the exit code and stops serving
+// when ctx ends.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := kingpin.New("mailcluster_exporter", "Prometheus exporter for HA mail clusters: roles, peers, sync and service health.")
 	app.UsageWriter(stdout)
 	app.ErrorWriter(stderr)
@@ -55,6 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	timeoutOffset := serve.Flag("scrape.timeout-offset", "Taken off Prometheus' scrape timeout so the answer arrives in time.").Default("500ms").Duration()
 	defaultTimeout := serve.Flag("scrape.default-timeout", "Collection deadline when the scrape sends no X-Prometheus-Scrape-Timeout-Seconds.").Default("10s").Duration()
 	maxTimeout := serve.Flag("scrape.max-timeout", "Upper bound for the collection deadline.").Default("60s").Duration()
+	enableLifecycle := serve.Flag("web.enable-lifecycle", "Allow POST /-/reload. Protect it with --web.config.file (basic auth); SIGHUP always reloads.").Bool()
 	toolkitFlags := kingpinflag.AddFlags(serve, DefaultListenAddress)
 
 	win := app.Command("window", "Manage update windows (while open, availability alerts are held back for the cluster).")
@@ -123,7 +129,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	mux := http.NewServeMux()
 	mux.Handle(*telemetryPath, exp.MetricsHandler())
 	mux.Handle("/probe", exp.ProbeHandler())
-	mux.Handle("/-/reload", exp.ReloadHandler())
+	if *enableLifecycle {
+		if *toolkitFlags.WebConfigFile == "" {
+			logger.Warn("POST /-/reload is enabled without --web.config.file: anyone who reaches the port can reload")
+		}
+		mux.Handle("/-/reload", exp.ReloadHandler())
+	} else {
+		mux.HandleFunc("/-/reload", func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "reloading over HTTP is disabled: start with --web.enable-lifecycle (protected by --web.config.file), or send SIGHUP", http.StatusForbidden)
+		})
+	}
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
 	if *telemetryPath != "/" {
 		landing, err := web.NewLandingPage(web.LandingConfig{
@@ -138,8 +153,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

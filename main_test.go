@@ -2,16 +2,22 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := run(args, &out, &errb)
+	code := run(context.Background(), args, &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -64,4 +70,83 @@ func TestBadFlag(t *testing.T) {
 	if code, _, errOut := runCLI(t, "--log.level=loud"); code != 2 || !strings.Contains(errOut, "log.level") {
 		t.Errorf("bad flag: exit %d, %q", code, errOut)
 	}
+}
+
+// The served exporter: basic auth from --web.config.file guards every
+// endpoint, and reloading over HTTP is off without --web.enable-lifecycle.
+func TestServeWithBasicAuth(t *testing.T) {
+	dir := t.TempDir()
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	webCfg := filepath.Join(dir, "web.yml")
+	if err := os.WriteFile(webCfg, []byte("basic_auth_users:\n  noc: "+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var out, errb syncBuffer
+	go func() {
+		done <- run(ctx, []string{"--config.file=examples/quickstart.yml", "--windows.file=" + filepath.Join(dir, "w.json"),
+			"--web.listen-address=127.0.0.91:19091", "--web.config.file=" + webCfg}, &out, &errb)
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("exit code %d; log:\n%s", code, errb.String())
+		}
+	}()
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	get := func(method, path string, auth bool) int {
+		req, _ := http.NewRequest(method, "http://127.0.0.91:19091"+path, nil)
+		if auth {
+			req.SetBasicAuth("noc", "s3cret")
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return -1
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i := 0; i < 50 && get("GET", "/-/healthy", true) != http.StatusOK; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, tc := range []struct {
+		method, path string
+		auth         bool
+		want         int
+	}{
+		{"GET", "/metrics", false, http.StatusUnauthorized},
+		{"GET", "/metrics", true, http.StatusOK},
+		{"GET", "/probe?cluster=quickstart", true, http.StatusOK},
+		{"POST", "/-/reload", false, http.StatusUnauthorized},
+		{"POST", "/-/reload", true, http.StatusForbidden},
+	} {
+		if got := get(tc.method, tc.path, tc.auth); got != tc.want {
+			t.Errorf("%s %s (auth %v) = %d, want %d", tc.method, tc.path, tc.auth, got, tc.want)
+		}
+	}
+	if strings.Contains(errb.String(), "s3cret") || strings.Contains(out.String(), "s3cret") {
+		t.Error("the password appears in the output")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
