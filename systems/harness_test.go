@@ -7,11 +7,10 @@
 //
 // This file is the shared harness: collecting a configuration into
 // samples, turning samples into promtool input series, running promtool,
-// and the tiny loopback servers (SMTP, POP3, bare TCP) the probes talk to.
+// and naming the loopback servers of internal/testmail the probes talk to.
 package systems_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,7 +21,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +28,7 @@ import (
 
 	"github.com/mailcluster/mailcluster_exporter/collector"
 	"github.com/mailcluster/mailcluster_exporter/config"
+	"github.com/mailcluster/mailcluster_exporter/internal/testmail"
 )
 
 // Paths, relative to this package's directory.
@@ -358,123 +357,20 @@ func scenario(t *testing.T, exp expectation, runs ...exporterRun) {
 // Loopback servers for the probes.
 // ---------------------------------------------------------------------
 
-// listen serves addr with handle until the test ends. Binding 127.0.0.x
-// needs nothing on Linux (the whole 127/8 is local).
+// listen serves addr with handle until the test ends (testmail.Listen).
+// Binding 127.0.0.x needs nothing on Linux (the whole 127/8 is local).
 func listen(t *testing.T, addr string, handle func(net.Conn)) {
 	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatalf("listen %s: %v (is something else using it?)", addr, err)
-	}
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-		wg    sync.WaitGroup
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				handle(c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
+	testmail.Listen(t, addr, handle)
 }
 
-// fakeSMTP: greeting, EHLO (no STARTTLS offered), QUIT.
-func fakeSMTP(c net.Conn) {
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	r := bufio.NewReader(c)
-	c.Write([]byte("220 mail.example.invalid ESMTP ready\r\n"))
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return
-		}
-		switch cmd := strings.ToUpper(strings.TrimSpace(line)); {
-		case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
-			c.Write([]byte("250-mail.example.invalid\r\n250 8BITMIME\r\n"))
-		case cmd == "QUIT":
-			c.Write([]byte("221 bye\r\n"))
-			return
-		default:
-			c.Write([]byte("502 not implemented\r\n"))
-		}
-	}
-}
-
-// fakePOP3: greeting, CAPA (no STLS), QUIT.
-func fakePOP3(c net.Conn) {
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	r := bufio.NewReader(c)
-	c.Write([]byte("+OK POP3 server ready\r\n"))
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return
-		}
-		switch cmd := strings.ToUpper(strings.TrimSpace(line)); cmd {
-		case "CAPA":
-			c.Write([]byte("+OK capability list follows\r\nUSER\r\nUIDL\r\n.\r\n"))
-		case "QUIT":
-			c.Write([]byte("+OK bye\r\n"))
-			return
-		default:
-			c.Write([]byte("-ERR not implemented\r\n"))
-		}
-	}
-}
-
-// fakeTCP accepts and closes: a liveness port (SSH, admin UI) or a
-// replication port, where connecting is the whole check.
-func fakeTCP(c net.Conn) { c.Close() }
-
-// fakeIMAP: "* OK" greeting, tagged CAPABILITY (no STARTTLS), LOGOUT.
-func fakeIMAP(c net.Conn) {
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	r := bufio.NewReader(c)
-	c.Write([]byte("* OK IMAP4rev1 server ready\r\n"))
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return
-		}
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			c.Write([]byte("* BAD missing command\r\n"))
-			continue
-		}
-		tag, cmd := f[0], strings.ToUpper(f[1])
-		switch cmd {
-		case "CAPABILITY":
-			c.Write([]byte("* CAPABILITY IMAP4rev1\r\n" + tag + " OK CAPABILITY completed\r\n"))
-		case "LOGOUT":
-			c.Write([]byte("* BYE logging out\r\n" + tag + " OK LOGOUT completed\r\n"))
-			return
-		default:
-			c.Write([]byte(tag + " BAD not implemented\r\n"))
-		}
-	}
-}
+// The fake servers, from internal/testmail: SMTP (EHLO, no STARTTLS
+// offered), POP3 (CAPA, no STLS), IMAP (CAPABILITY, no STARTTLS), and a
+// bare TCP port that accepts and closes (a liveness port such as SSH or an
+// admin UI, or a replication port, where connecting is the whole check).
+var (
+	fakeSMTP = testmail.SMTP("mail.example.invalid")
+	fakePOP3 = testmail.POP3
+	fakeIMAP = testmail.IMAP
+	fakeTCP  = testmail.TCP
+)

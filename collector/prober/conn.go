@@ -216,6 +216,28 @@ func (s *textConn) wantUpgrade(t Target, advertised bool) (bool, error) {
 	return t.Opportunistic && advertised, nil
 }
 
+// upgrade is the STARTTLS step the SMTP, POP3 and IMAP dialogues share:
+// when wantUpgrade says so, goAhead asks the server for it (verb: STARTTLS
+// or STLS) and must see it accepted, the handshake runs, and recheck asks
+// for the capabilities again over TLS (what the server announced in
+// plaintext is not to be trusted).
+func (s *textConn) upgrade(ctx context.Context, t Target, r *Result, advertised bool, verb string, goAhead, recheck func() error) error {
+	up, err := s.wantUpgrade(t, advertised)
+	if err != nil || !up {
+		return err
+	}
+	if err := goAhead(); err != nil {
+		return err
+	}
+	if err := s.startTLS(ctx, t, r); err != nil {
+		return err
+	}
+	if err := recheck(); err != nil {
+		return fmt.Errorf("after %s: %w", verb, err)
+	}
+	return nil
+}
+
 // startTLS upgrades the session after the server accepted STARTTLS/STLS.
 // Any plaintext the server sent after its go-ahead is refused: it would be
 // read as if it had come over TLS (the STARTTLS injection problem).

@@ -47,24 +47,16 @@ func imapDialogue(ctx context.Context, t Target, r *Result) error {
 	if err != nil {
 		return err
 	}
-	advertised := caps["STARTTLS"] && kind != "PREAUTH"
-	up, err := s.wantUpgrade(t, advertised)
-	if err != nil {
-		if kind == "PREAUTH" {
-			return fmt.Errorf("%w (PREAUTH session: STARTTLS not allowed)", err)
-		}
+	preauth := kind == "PREAUTH"
+	err = s.upgrade(ctx, t, r, caps["STARTTLS"] && !preauth, "STARTTLS",
+		func() error { _, err := imapCommand(s, "a2", "STARTTLS"); return err },
+		func() error { _, err := imapCommand(s, "a3", "CAPABILITY"); return err })
+	switch {
+	case err != nil && preauth:
+		// Not advertised, so no STARTTLS was sent: a required one failed.
+		return fmt.Errorf("%w (PREAUTH session: STARTTLS not allowed)", err)
+	case err != nil:
 		return err
-	}
-	if up {
-		if _, err := imapCommand(s, "a2", "STARTTLS"); err != nil {
-			return err
-		}
-		if err := s.startTLS(ctx, t, r); err != nil {
-			return err
-		}
-		if _, err := imapCommand(s, "a3", "CAPABILITY"); err != nil {
-			return fmt.Errorf("after STARTTLS: %w", err)
-		}
 	}
 	s.quit(ctx, "a9 LOGOUT", func() error {
 		for range maxReplyLines {

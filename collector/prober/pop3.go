@@ -38,20 +38,11 @@ func pop3Dialogue(ctx context.Context, t Target, r *Result) error {
 		return err
 	}
 	_, advertised := caps["STLS"]
-	up, err := s.wantUpgrade(t, advertised)
+	err = s.upgrade(ctx, t, r, advertised, "STLS",
+		func() error { return pop3Command(s, "STLS") },
+		func() error { _, err := pop3Capa(s); return err })
 	if err != nil {
 		return err
-	}
-	if up {
-		if err := pop3Command(s, "STLS"); err != nil {
-			return err
-		}
-		if err := s.startTLS(ctx, t, r); err != nil {
-			return err
-		}
-		if _, err := pop3Capa(s); err != nil {
-			return fmt.Errorf("after STLS: %w", err)
-		}
 	}
 	s.quit(ctx, "QUIT", func() error { _, err := s.readLine(); return err })
 	return nil

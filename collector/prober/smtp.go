@@ -38,20 +38,11 @@ func smtpDialogue(ctx context.Context, t Target, r *Result) error {
 		return err
 	}
 	_, advertised := ext["STARTTLS"]
-	up, err := s.wantUpgrade(t, advertised)
+	err = s.upgrade(ctx, t, r, advertised, "STARTTLS",
+		func() error { return smtpCommand(s, "STARTTLS", 220) },
+		func() error { _, err := smtpEHLO(s, helo); return err })
 	if err != nil {
 		return err
-	}
-	if up {
-		if err := smtpCommand(s, "STARTTLS", 220); err != nil {
-			return err
-		}
-		if err := s.startTLS(ctx, t, r); err != nil {
-			return err
-		}
-		if _, err := smtpEHLO(s, helo); err != nil {
-			return fmt.Errorf("after STARTTLS: %w", err)
-		}
 	}
 	s.quit(ctx, "QUIT", func() error { _, _, err := readSMTPReply(s.lr); return err })
 	return nil

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/mailcluster/mailcluster_exporter/collector/facts"
+	"github.com/mailcluster/mailcluster_exporter/collector/parse/parseutil"
 )
 
 // Mirror is the output of `clpmdstat --mirror <md>` (-m) and/or
@@ -73,37 +74,37 @@ func ParseMirror(r io.Reader) (*Mirror, error) {
 	inTable, inRecovery := false, false
 	for i := 0; i < len(lines); i++ {
 		l := lines[i]
-		t := strings.TrimSpace(l.text)
+		t := strings.TrimSpace(l.Text)
 		if t == "" {
 			inTable, inRecovery = false, false
 			continue
 		}
 		if mm := mirrorStatusRE.FindStringSubmatch(t); mm != nil {
 			if m.Status != "" {
-				return nil, mdErrf(l.n, "second \"Mirror Status:\" line (one mirror disk per input)")
+				return nil, mdErrf(l.N, "second \"Mirror Status:\" line (one mirror disk per input)")
 			}
 			m.Status = strings.TrimSpace(mm[1])
 			if m.Status == "" {
-				return nil, mdErrf(l.n, "empty mirror status")
+				return nil, mdErrf(l.N, "empty mirror status")
 			}
 			inTable, inRecovery = false, false
 			continue
 		}
 		if dashesRE.MatchString(t) {
 			if !inTable && !inRecovery {
-				return nil, mdErrf(l.n, "separator line without a header line above it")
+				return nil, mdErrf(l.N, "separator line without a header line above it")
 			}
 			continue
 		}
 		next := ""
 		if i+1 < len(lines) {
-			next = strings.TrimSpace(lines[i+1].text)
+			next = strings.TrimSpace(lines[i+1].Text)
 		}
 		if dashesRE.MatchString(next) {
 			// A header line.
 			if recoveryHdrRE.MatchString(strings.Join(strings.Fields(t), " ")) {
 				if m.Recovery != nil {
-					return nil, mdErrf(l.n, "second Recovery Status table")
+					return nil, mdErrf(l.N, "second Recovery Status table")
 				}
 				m.Recovery = map[string]string{}
 				inRecovery, inTable = true, false
@@ -111,16 +112,16 @@ func ParseMirror(r io.Reader) (*Mirror, error) {
 			}
 			f := strings.Fields(t)
 			if len(f) < 2 {
-				return nil, mdErrf(l.n, "table header %q names no server", clip(t))
+				return nil, mdErrf(l.N, "table header %q names no server", parseutil.Clip(t, 80))
 			}
 			if m.Name != "" && m.Name != f[0] {
-				return nil, mdErrf(l.n, "tables of two mirror disks (%q and %q) in one input", m.Name, f[0])
+				return nil, mdErrf(l.N, "tables of two mirror disks (%q and %q) in one input", m.Name, f[0])
 			}
 			if m.Servers != nil && strings.Join(m.Servers, " ") != strings.Join(f[1:], " ") {
-				return nil, mdErrf(l.n, "server columns changed between tables: %v then %v", m.Servers, f[1:])
+				return nil, mdErrf(l.N, "server columns changed between tables: %v then %v", m.Servers, f[1:])
 			}
 			m.Name, m.Servers = f[0], f[1:]
-			cols = headerColumns(l.text, f)
+			cols = headerColumns(l.Text, f)
 			inTable, inRecovery = true, false
 			continue
 		}
@@ -128,20 +129,20 @@ func ParseMirror(r io.Reader) (*Mirror, error) {
 		case inRecovery:
 			k := strings.IndexByte(t, ':')
 			if k <= 0 {
-				return nil, mdErrf(l.n, "expected \"Key: value\" in the Recovery Status table, got %q", clip(t))
+				return nil, mdErrf(l.N, "expected \"Key: value\" in the Recovery Status table, got %q", parseutil.Clip(t, 80))
 			}
 			m.Recovery[strings.TrimSpace(t[:k])] = strings.TrimSpace(t[k+1:])
 		case inTable:
-			key, vals, err := splitRow(l.text, cols, len(m.Servers))
+			key, vals, err := splitRow(l.Text, cols, len(m.Servers))
 			if err != nil {
-				return nil, mdErrf(l.n, "%v", err)
+				return nil, mdErrf(l.N, "%v", err)
 			}
 			if _, dup := m.Rows[key]; dup {
-				return nil, mdErrf(l.n, "row %q appears twice", key)
+				return nil, mdErrf(l.N, "row %q appears twice", key)
 			}
 			m.Rows[key] = vals
 		default:
-			return nil, mdErrf(l.n, "unexpected line outside a table: %q", clip(t))
+			return nil, mdErrf(l.N, "unexpected line outside a table: %q", parseutil.Clip(t, 80))
 		}
 	}
 	if m.Status == "" && len(m.Rows) == 0 {
@@ -150,28 +151,17 @@ func ParseMirror(r io.Reader) (*Mirror, error) {
 	return m, nil
 }
 
+// mdErr reports a ParseError of the shared line reader as clpmdstat's.
 func mdErr(err error) error {
 	if pe, ok := err.(*ParseError); ok {
-		return &mdParseError{*pe}
+		return &ParseError{Tool: "clpmdstat", Line: pe.Line, Msg: pe.Msg}
 	}
 	return err
 }
 
 func mdErrf(line int, format string, a ...any) error {
-	return &mdParseError{ParseError{Line: line, Msg: fmt.Sprintf(format, a...)}}
+	return parseutil.Errorf("clpmdstat", line, format, a...)
 }
-
-// mdParseError is a ParseError reported as clpmdstat's.
-type mdParseError struct{ ParseError }
-
-func (e *mdParseError) Error() string {
-	if e.Line <= 0 {
-		return "clpmdstat: " + e.Msg
-	}
-	return fmt.Sprintf("clpmdstat: line %d: %s", e.Line, e.Msg)
-}
-
-func (e *mdParseError) Unwrap() error { return &e.ParseError }
 
 // headerColumns returns the start column of each server field of a header
 // line whose fields are f (f[0] is the mirror disk name).
@@ -213,7 +203,7 @@ func splitRow(s string, cols []int, n int) (string, []string, error) {
 	}
 	f := splitWide(strings.TrimSpace(s))
 	if len(f) != n+1 {
-		return "", nil, fmt.Errorf("row %q: want a name and %d values, got %d fields", clip(strings.TrimSpace(s)), n, len(f))
+		return "", nil, fmt.Errorf("row %q: want a name and %d values, got %d fields", parseutil.Clip(strings.TrimSpace(s), 80), n, len(f))
 	}
 	return f[0], f[1:], nil
 }

@@ -1,11 +1,12 @@
 package clpstat
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"regexp"
 	"strings"
+
+	"github.com/mailcluster/mailcluster_exporter/collector/parse/parseutil"
 )
 
 // MaxLineBytes bounds one line of input; longer lines are an error, not a
@@ -106,21 +107,12 @@ type HBView struct {
 	Line int
 }
 
-// ParseError is a malformed-input error with the line it was found on.
-type ParseError struct {
-	Line int
-	Msg  string
-}
-
-func (e *ParseError) Error() string {
-	if e.Line <= 0 {
-		return "clpstat: " + e.Msg
-	}
-	return fmt.Sprintf("clpstat: line %d: %s", e.Line, e.Msg)
-}
+// ParseError is a malformed-input error with the line it was found on
+// ("clpstat: line N: …", or "clpmdstat: …" from ParseMirror).
+type ParseError = parseutil.LineError
 
 func errf(line int, format string, a ...any) error {
-	return &ParseError{Line: line, Msg: fmt.Sprintf(format, a...)}
+	return parseutil.Errorf("clpstat", line, format, a...)
 }
 
 var (
@@ -133,33 +125,12 @@ var (
 	dashesRE     = regexp.MustCompile(`^-{4,}$`)
 )
 
-// line is one input line with its 1-based number.
-type line struct {
-	n    int
-	text string // CR and trailing spaces removed
-}
+// line is one input line with its 1-based number (CR and trailing spaces
+// removed).
+type line = parseutil.Line
 
 func readLines(r io.Reader) ([]line, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), MaxLineBytes)
-	var out []line
-	n := 0
-	for sc.Scan() {
-		n++
-		t := sc.Text()
-		if n == 1 {
-			t = strings.TrimPrefix(t, "\ufeff")
-		}
-		t = strings.TrimRight(t, " \t\r")
-		out = append(out, line{n: n, text: t})
-	}
-	if err := sc.Err(); err != nil {
-		if err == bufio.ErrTooLong {
-			return nil, errf(n+1, "line longer than %d bytes", MaxLineBytes)
-		}
-		return nil, fmt.Errorf("clpstat: reading input: %w", err)
-	}
-	return out, nil
+	return parseutil.ReadLines(r, "clpstat", MaxLineBytes)
 }
 
 // Parse reads clpstat output: one or more framed views (CLUSTER STATUS,
@@ -175,37 +146,37 @@ func Parse(r io.Reader) (*Status, error) {
 	frames := 0
 	for i := 0; i < len(lines); i++ {
 		l := lines[i]
-		if strings.TrimSpace(l.text) == "" {
+		if strings.TrimSpace(l.Text) == "" {
 			continue
 		}
-		m := frameOpenRE.FindStringSubmatch(l.text)
+		m := frameOpenRE.FindStringSubmatch(l.Text)
 		if m == nil {
-			return nil, errf(l.n, "expected a clpstat frame title such as \" ===  CLUSTER STATUS  ===\", got %q", clip(l.text))
+			return nil, errf(l.N, "expected a clpstat frame title such as \" ===  CLUSTER STATUS  ===\", got %q", parseutil.Clip(l.Text, 80))
 		}
 		title := strings.Join(strings.Fields(m[1]), " ")
 		end := -1
 		for j := i + 1; j < len(lines); j++ {
-			if frameCloseRE.MatchString(lines[j].text) {
+			if frameCloseRE.MatchString(lines[j].Text) {
 				end = j
 				break
 			}
-			if frameOpenRE.MatchString(lines[j].text) {
-				return nil, errf(lines[j].n, "frame %q opened on line %d is not closed before the next frame", title, l.n)
+			if frameOpenRE.MatchString(lines[j].Text) {
+				return nil, errf(lines[j].N, "frame %q opened on line %d is not closed before the next frame", title, l.N)
 			}
 		}
 		if end < 0 {
-			return nil, errf(l.n, "frame %q is not closed (missing the closing ===== line; truncated output?)", title)
+			return nil, errf(l.N, "frame %q is not closed (missing the closing ===== line; truncated output?)", title)
 		}
 		body := lines[i+1 : end]
 		switch strings.ToUpper(title) {
 		case "CLUSTER STATUS":
-			err = st.parseClusterStatus(body, l.n)
+			err = st.parseClusterStatus(body, l.N)
 		case "GROUPMAP INFORMATION":
-			err = st.parseGroupMap(body, l.n)
+			err = st.parseGroupMap(body, l.N)
 		case "HEARTBEAT RESOURCE STATUS":
-			err = st.parseHB(body, l.n)
+			err = st.parseHB(body, l.N)
 		default:
-			err = errf(l.n, "unsupported clpstat view %q (supported: CLUSTER STATUS, GROUPMAP INFORMATION, HEARTBEAT RESOURCE STATUS)", title)
+			err = errf(l.N, "unsupported clpstat view %q (supported: CLUSTER STATUS, GROUPMAP INFORMATION, HEARTBEAT RESOURCE STATUS)", title)
 		}
 		if err != nil {
 			return nil, err
@@ -217,13 +188,6 @@ func Parse(r io.Reader) (*Status, error) {
 		return nil, errf(0, "no clpstat frame in the input (empty output?)")
 	}
 	return st, nil
-}
-
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "…"
-	}
-	return s
 }
 
 // nameColumn returns the column of the first character of the name on an
@@ -246,11 +210,11 @@ func splitEntity(s string, n int) (name, state, comment string, err error) {
 	rest := s[col:]
 	k := strings.IndexByte(rest, ':')
 	if k < 0 {
-		return "", "", "", errf(n, "expected \"name : state\", got %q", clip(strings.TrimSpace(s)))
+		return "", "", "", errf(n, "expected \"name : state\", got %q", parseutil.Clip(strings.TrimSpace(s), 80))
 	}
 	name = cleanName(rest[:k])
 	if name == "" {
-		return "", "", "", errf(n, "empty name before ':' in %q", clip(strings.TrimSpace(s)))
+		return "", "", "", errf(n, "empty name before ':' in %q", parseutil.Clip(strings.TrimSpace(s), 80))
 	}
 	state, comment = splitState(rest[k+1:])
 	return name, state, comment, nil
@@ -310,60 +274,60 @@ func (st *Status) parseClusterStatus(body []line, open int) error {
 	var curServer *Server
 	var curGroup *Group
 	for _, l := range body {
-		t := strings.TrimSpace(l.text)
+		t := strings.TrimSpace(l.Text)
 		if t == "" {
 			continue
 		}
-		if m := sectionRE.FindStringSubmatch(l.text); m != nil {
+		if m := sectionRE.FindStringSubmatch(l.Text); m != nil {
 			section = strings.ToLower(strings.TrimSpace(m[1]))
 			entityCol = -1
 			curServer, curGroup = nil, nil
 			continue
 		}
 		if section == "" {
-			name, value, _, err := splitEntity(l.text, l.n)
+			name, value, _, err := splitEntity(l.Text, l.N)
 			if err != nil {
 				return err
 			}
 			if !strings.EqualFold(name, "Cluster") {
-				return errf(l.n, "expected \"Cluster : <name>\" before the first <server> section, got %q", clip(t))
+				return errf(l.N, "expected \"Cluster : <name>\" before the first <server> section, got %q", parseutil.Clip(t, 80))
 			}
-			if err := st.setCluster(value, l.n); err != nil {
+			if err := st.setCluster(value, l.N); err != nil {
 				return err
 			}
 			continue
 		}
-		col, local := nameColumn(l.text)
+		col, local := nameColumn(l.Text)
 		if entityCol < 0 {
 			entityCol = col
 		}
-		name, state, comment, err := splitEntity(l.text, l.n)
+		name, state, comment, err := splitEntity(l.Text, l.N)
 		if err != nil {
 			return err
 		}
 		if state == "" {
-			return errf(l.n, "%q has an empty state", name)
+			return errf(l.N, "%q has an empty state", name)
 		}
 		sub := col > entityCol
 		if !sub && col < entityCol {
-			return errf(l.n, "line is indented less than the %s entries above it", section)
+			return errf(l.N, "line is indented less than the %s entries above it", section)
 		}
 		switch section {
 		case "server":
 			if !sub {
-				st.Servers = append(st.Servers, Server{Name: name, Local: local, State: state, Comment: comment, Line: l.n})
+				st.Servers = append(st.Servers, Server{Name: name, Local: local, State: state, Comment: comment, Line: l.N})
 				curServer = &st.Servers[len(st.Servers)-1]
 				if local {
-					if err := st.setLocal(name, l.n); err != nil {
+					if err := st.setLocal(name, l.N); err != nil {
 						return err
 					}
 				}
 				continue
 			}
 			if curServer == nil {
-				return errf(l.n, "heartbeat line %q before any server", name)
+				return errf(l.N, "heartbeat line %q before any server", name)
 			}
-			res := Resource{Name: name, State: state, Comment: comment, Line: l.n}
+			res := Resource{Name: name, State: state, Comment: comment, Line: l.N}
 			if isNP(res) {
 				curServer.NP = append(curServer.NP, res)
 			} else {
@@ -371,12 +335,12 @@ func (st *Status) parseClusterStatus(body []line, open int) error {
 			}
 		case "group":
 			if !sub {
-				st.Groups = append(st.Groups, Group{Name: name, State: state, Comment: comment, Line: l.n})
+				st.Groups = append(st.Groups, Group{Name: name, State: state, Comment: comment, Line: l.N})
 				curGroup = &st.Groups[len(st.Groups)-1]
 				continue
 			}
 			if curGroup == nil {
-				return errf(l.n, "group resource line %q before any group", name)
+				return errf(l.N, "group resource line %q before any group", name)
 			}
 			if strings.EqualFold(name, "current") {
 				if !strings.EqualFold(state, "None") {
@@ -384,12 +348,12 @@ func (st *Status) parseClusterStatus(body []line, open int) error {
 				}
 				continue
 			}
-			curGroup.Resources = append(curGroup.Resources, Resource{Name: name, State: state, Comment: comment, Line: l.n})
+			curGroup.Resources = append(curGroup.Resources, Resource{Name: name, State: state, Comment: comment, Line: l.N})
 		case "monitor":
 			if sub {
-				return errf(l.n, "unexpected indented line under <monitor>: %q", clip(t))
+				return errf(l.N, "unexpected indented line under <monitor>: %q", parseutil.Clip(t, 80))
 			}
-			st.Monitors = append(st.Monitors, Resource{Name: name, State: state, Comment: comment, Line: l.n})
+			st.Monitors = append(st.Monitors, Resource{Name: name, State: state, Comment: comment, Line: l.N})
 		default:
 			// A section this parser does not know (a newer version's
 			// addition): its lines are well-formed "name : state" lines,
@@ -424,7 +388,7 @@ func (st *Status) parseGroupMap(body []line, open int) error {
 	var locals = map[string]bool{}
 	table := false
 	for _, l := range body {
-		t := strings.TrimSpace(l.text)
+		t := strings.TrimSpace(l.Text)
 		if t == "" {
 			continue
 		}
@@ -433,24 +397,24 @@ func (st *Status) parseGroupMap(body []line, open int) error {
 			continue
 		}
 		if !table {
-			name, value, _, err := splitEntity(l.text, l.n)
+			name, value, _, err := splitEntity(l.Text, l.N)
 			if err != nil {
 				return err
 			}
-			_, local := nameColumn(l.text)
+			_, local := nameColumn(l.Text)
 			if strings.EqualFold(name, "Cluster") && !local {
-				if err := st.setCluster(value, l.n); err != nil {
+				if err := st.setCluster(value, l.N); err != nil {
 					return err
 				}
 				continue
 			}
 			if value == "" {
-				return errf(l.n, "server index %q without a server name", name)
+				return errf(l.N, "server index %q without a server name", name)
 			}
 			names[name] = value
 			if local {
 				locals[name] = true
-				if err := st.setLocal(value, l.n); err != nil {
+				if err := st.setLocal(value, l.N); err != nil {
 					return err
 				}
 			}
@@ -458,7 +422,7 @@ func (st *Status) parseGroupMap(body []line, open int) error {
 		}
 		m := mapRowRE.FindStringSubmatch(t)
 		if m == nil {
-			return errf(l.n, "expected \"serverN [o] : group[o] …\", got %q", clip(t))
+			return errf(l.N, "expected \"serverN [o] : group[o] …\", got %q", parseutil.Clip(t, 80))
 		}
 		row := MapServer{Index: m[2], Mark: m[3], Local: m[1] == "*" || locals[m[2]]}
 		row.Name = names[m[2]]
@@ -468,7 +432,7 @@ func (st *Status) parseGroupMap(body []line, open int) error {
 		for _, tok := range strings.Fields(m[4]) {
 			g := mapGroupRE.FindStringSubmatch(tok)
 			if g == nil {
-				return errf(l.n, "expected \"group[mark]\", got %q", clip(tok))
+				return errf(l.N, "expected \"group[mark]\", got %q", parseutil.Clip(tok, 80))
 			}
 			row.Groups = append(row.Groups, MapGroup{Name: g[1], Mark: g[2]})
 		}
@@ -489,7 +453,7 @@ func (st *Status) parseHB(body []line, open int) error {
 	hb := &HBMatrix{Servers: map[string]string{}, Heartbeats: map[string]string{}}
 	var view *HBView
 	for _, l := range body {
-		t := strings.TrimSpace(l.text)
+		t := strings.TrimSpace(l.Text)
 		if t == "" || dashesRE.MatchString(t) {
 			continue
 		}
@@ -498,7 +462,7 @@ func (st *Status) parseHB(body []line, open int) error {
 			if n, ok := hb.Servers[on]; ok {
 				on = n
 			}
-			hb.Views = append(hb.Views, HBView{On: on, OnState: m[2], Rows: map[string][]string{}, Line: l.n})
+			hb.Views = append(hb.Views, HBView{On: on, OnState: m[2], Rows: map[string][]string{}, Line: l.N})
 			view = &hb.Views[len(hb.Views)-1]
 			continue
 		}
@@ -509,7 +473,7 @@ func (st *Status) parseHB(body []line, open int) error {
 			}
 			k := strings.IndexByte(t, ':')
 			if k < 0 {
-				return errf(l.n, "expected \"serverN : o x -\" in the heartbeat matrix, got %q", clip(t))
+				return errf(l.N, "expected \"serverN : o x -\" in the heartbeat matrix, got %q", parseutil.Clip(t, 80))
 			}
 			srv := strings.TrimSpace(t[:k])
 			if n, ok := hb.Servers[srv]; ok {
@@ -518,35 +482,35 @@ func (st *Status) parseHB(body []line, open int) error {
 			marks := strings.Fields(t[k+1:])
 			for _, mk := range marks {
 				if len(mk) != 1 {
-					return errf(l.n, "heartbeat mark %q is not a single character", clip(mk))
+					return errf(l.N, "heartbeat mark %q is not a single character", parseutil.Clip(mk, 80))
 				}
 			}
 			if srv == "" || len(marks) == 0 {
-				return errf(l.n, "empty heartbeat matrix row %q", clip(t))
+				return errf(l.N, "empty heartbeat matrix row %q", parseutil.Clip(t, 80))
 			}
 			view.Rows[srv] = marks
 			continue
 		}
-		name, value, _, err := splitEntity(l.text, l.n)
+		name, value, _, err := splitEntity(l.Text, l.N)
 		if err != nil {
 			return err
 		}
-		_, local := nameColumn(l.text)
+		_, local := nameColumn(l.Text)
 		switch {
 		case strings.EqualFold(name, "Cluster") && !local:
-			if err := st.setCluster(value, l.n); err != nil {
+			if err := st.setCluster(value, l.N); err != nil {
 				return err
 			}
 		case strings.HasPrefix(strings.ToUpper(name), "HB"):
 			hb.Heartbeats[strings.TrimPrefix(strings.ToUpper(name), "HB")] = value
 		default:
 			if value == "" {
-				return errf(l.n, "server index %q without a server name", name)
+				return errf(l.N, "server index %q without a server name", name)
 			}
 			hb.Servers[name] = value
 			if local {
 				hb.Local = value
-				if err := st.setLocal(value, l.n); err != nil {
+				if err := st.setLocal(value, l.N); err != nil {
 					return err
 				}
 			}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/mailcluster/mailcluster_exporter/collector/facts"
+	"github.com/mailcluster/mailcluster_exporter/collector/parse/parseutil"
 )
 
 // Document is the top-level object.
@@ -110,7 +111,7 @@ func (n Node) into(set facts.Set, allNodes []string) error {
 		case json.Unmarshal(n.PeerUp, &m) == nil:
 			f.PeerUp = m
 		default:
-			return fmt.Errorf(`field "peer_up": want true/false or {"peer": true/false}, got %s`, truncate(string(n.PeerUp)))
+			return fmt.Errorf(`field "peer_up": want true/false or {"peer": true/false}, got %s`, parseutil.Clip(string(n.PeerUp), 40))
 		}
 	}
 	if n.SyncState != nil {
@@ -170,25 +171,11 @@ func describe(data []byte, err error) error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
-		return fmt.Errorf("line %d: invalid JSON: %w", lineOf(data, syn.Offset), err)
+		return fmt.Errorf("line %d: invalid JSON: %w", parseutil.LineOf(data, syn.Offset), err)
 	case errors.As(err, &typ):
-		return fmt.Errorf("line %d: field %q: want %s, got JSON %s", lineOf(data, typ.Offset), typ.Field, typ.Type, typ.Value)
+		return fmt.Errorf("line %d: field %q: want %s, got JSON %s", parseutil.LineOf(data, typ.Offset), typ.Field, typ.Type, typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field"):
 		return fmt.Errorf("%s (known: node, role, redundancy_enabled, peer_up, sync_state, sync_progress, sync_lag_seconds, sync_pending_bytes, sync_pending_items, version, restart_required, queues, last_role_change_timestamp)", strings.TrimPrefix(err.Error(), "json: "))
 	}
 	return err
-}
-
-func lineOf(data []byte, off int64) int {
-	if off > int64(len(data)) {
-		off = int64(len(data))
-	}
-	return bytes.Count(data[:off], []byte("\n")) + 1
-}
-
-func truncate(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/mailcluster/mailcluster_exporter/collector/facts"
+	"github.com/mailcluster/mailcluster_exporter/collector/parse/parseutil"
 )
 
 const maxLine = 64 * 1024
@@ -47,11 +48,11 @@ func ParseOverview(r io.Reader) (*Overview, error) {
 	err := eachLine(r, func(lineNo int, line string) error {
 		f := strings.Fields(line)
 		if len(f) < 2 {
-			return fmt.Errorf("expected \"<name> <number>\", got %q", clip(line))
+			return fmt.Errorf("expected \"<name> <number>\", got %q", parseutil.ClipASCII(line, 80))
 		}
 		v, err := strconv.ParseInt(f[len(f)-1], 10, 64)
 		if err != nil || v < 0 {
-			return fmt.Errorf("field %q: value %q is not a count", clip(strings.Join(f[:len(f)-1], " ")), clip(f[len(f)-1]))
+			return fmt.Errorf("field %q: value %q is not a count", parseutil.ClipASCII(strings.Join(f[:len(f)-1], " "), 80), parseutil.ClipASCII(f[len(f)-1], 80))
 		}
 		return ov.set(strings.Join(f[:len(f)-1], " "), v, &n)
 	})
@@ -96,7 +97,7 @@ func ParseOverviewJSON(b []byte) (*Overview, error) {
 		}
 		v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 		if err != nil || v < 0 {
-			return nil, fmt.Errorf("doveadm -f json replicator status: element #%d: field %q: value %q is not a count", i+1, clip(k), clip(s))
+			return nil, fmt.Errorf("doveadm -f json replicator status: element #%d: field %q: value %q is not a count", i+1, parseutil.ClipASCII(k, 80), parseutil.ClipASCII(s, 80))
 		}
 		_ = ov.set(k, v, &n)
 	}
@@ -127,7 +128,7 @@ func ParseUsers(r io.Reader) ([]User, error) {
 		f := strings.Fields(line)
 		if cols == 0 {
 			if len(f) == 0 || f[0] != "username" {
-				return fmt.Errorf("expected the header \"username priority fast sync ...\", got %q", clip(line))
+				return fmt.Errorf("expected the header \"username priority fast sync ...\", got %q", parseutil.ClipASCII(line, 80))
 			}
 			cols = 5
 			if strings.Contains(line, "success sync") {
@@ -191,7 +192,7 @@ func userFrom(v map[string]string) (User, error) {
 		u.Failed = true
 	case "-", "n", "no", "0", "false", "":
 	default:
-		return u, fmt.Errorf("field \"failed\": %q is not y or -", clip(fl))
+		return u, fmt.Errorf("field \"failed\": %q is not y or -", parseutil.ClipASCII(fl, 80))
 	}
 	for _, c := range []struct {
 		key string
@@ -223,19 +224,19 @@ func ago(s string) (*time.Duration, error) {
 		rest = strings.TrimSpace(rest)
 		unit, hms, _ := strings.Cut(rest, " ")
 		if err != nil || n < 0 || n > 100000 || !strings.HasPrefix(unit, "day") {
-			return nil, fmt.Errorf("%q is not HH:MM:SS", clip(s))
+			return nil, fmt.Errorf("%q is not HH:MM:SS", parseutil.ClipASCII(s, 80))
 		}
 		days, s = n, strings.TrimSpace(hms)
 	}
 	p := strings.Split(s, ":")
 	if len(p) != 3 {
-		return nil, fmt.Errorf("%q is not HH:MM:SS", clip(s))
+		return nil, fmt.Errorf("%q is not HH:MM:SS", parseutil.ClipASCII(s, 80))
 	}
 	var n [3]int64
 	for i, x := range p {
 		v, err := strconv.ParseInt(x, 10, 32)
 		if err != nil || v < 0 || (i > 0 && v > 59) || v > 10000000 {
-			return nil, fmt.Errorf("%q is not HH:MM:SS", clip(s))
+			return nil, fmt.Errorf("%q is not HH:MM:SS", parseutil.ClipASCII(s, 80))
 		}
 		n[i] = v
 	}
@@ -260,7 +261,7 @@ func ParseDsyncStatus(r io.Reader) ([]DsyncSlot, error) {
 		f := strings.Fields(line)
 		if !header {
 			if len(f) < 3 || f[0] != "username" || f[1] != "type" || f[2] != "status" {
-				return fmt.Errorf("expected the header \"username type status\", got %q", clip(line))
+				return fmt.Errorf("expected the header \"username type status\", got %q", parseutil.ClipASCII(line, 80))
 			}
 			header = true
 			return nil
@@ -270,7 +271,7 @@ func ParseDsyncStatus(r io.Reader) ([]DsyncSlot, error) {
 			s.Username, f = f[0], f[1:]
 		}
 		if len(f) < 2 {
-			return fmt.Errorf("expected \"[username] type status\", got %q", clip(line))
+			return fmt.Errorf("expected \"[username] type status\", got %q", parseutil.ClipASCII(line, 80))
 		}
 		s.Type, s.Status = f[0], strings.Join(f[1:], " ")
 		out = append(out, s)
@@ -400,28 +401,11 @@ func decodeJSON(b []byte, v any) error {
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &se):
-			return fmt.Errorf("line %d: %w", lineOf(b, se.Offset), err)
+			return fmt.Errorf("line %d: %w", parseutil.LineOf(b, se.Offset), err)
 		case errors.As(err, &te):
-			return fmt.Errorf("line %d: %w", lineOf(b, te.Offset), err)
+			return fmt.Errorf("line %d: %w", parseutil.LineOf(b, te.Offset), err)
 		}
 		return err
 	}
 	return nil
-}
-
-func lineOf(b []byte, off int64) int {
-	line := 1
-	for i := 0; i < len(b) && int64(i) < off; i++ {
-		if b[i] == '\n' {
-			line++
-		}
-	}
-	return line
-}
-
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "..."
-	}
-	return s
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/mailcluster/mailcluster_exporter/collector/parse/parseutil"
 )
 
 type jsonResource struct {
@@ -44,12 +46,12 @@ func ParseJSON(b []byte) ([]Resource, error) {
 	if err := json.Unmarshal(sanitizeJSON(b), &in); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			line, col := position(b, se.Offset)
+			line, col := parseutil.Position(b, se.Offset)
 			return nil, fmt.Errorf("drbdsetup status --json: line %d column %d: %w", line, col, err)
 		}
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			line, col := position(b, te.Offset)
+			line, col := parseutil.Position(b, te.Offset)
 			return nil, fmt.Errorf("drbdsetup status --json: line %d column %d: field %q: %w", line, col, te.Field, err)
 		}
 		return nil, fmt.Errorf("drbdsetup status --json: %w", err)
@@ -171,18 +173,4 @@ func lower(b []byte) string {
 		s[i] = c
 	}
 	return string(s)
-}
-
-// position converts a byte offset into 1-based line and column.
-func position(b []byte, off int64) (line, col int) {
-	line, col = 1, 1
-	for i := 0; i < len(b) && int64(i) < off; i++ {
-		if b[i] == '\n' {
-			line++
-			col = 1
-		} else {
-			col++
-		}
-	}
-	return line, col
 }

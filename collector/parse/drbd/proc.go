@@ -6,6 +6,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/mailcluster/mailcluster_exporter/collector/parse/parseutil"
 )
 
 // PeerName8 is the peer name used for /proc/drbd, which does not name it.
@@ -62,7 +64,7 @@ func ParseProc(r io.Reader) ([]Resource, error) {
 			out = append(out, res)
 			cur = &out[len(out)-1]
 		case !indented:
-			return nil, fmt.Errorf("/proc/drbd: line %d: unexpected line %q", lineNo, clip(line))
+			return nil, fmt.Errorf("/proc/drbd: line %d: unexpected line %q", lineNo, parseutil.ClipASCII(line, 80))
 		case cur == nil:
 			return nil, fmt.Errorf("/proc/drbd: line %d: indented line before any minor", lineNo)
 		case strings.Contains(line, "sync'ed:") || strings.Contains(line, "verified:"):
@@ -169,21 +171,14 @@ func procProgress(r *Resource, line string) error {
 	rest = strings.TrimSpace(rest)
 	pct, _, ok := strings.Cut(rest, "%")
 	if !ok {
-		return fmt.Errorf("progress %q has no %%", clip(rest))
+		return fmt.Errorf("progress %q has no %%", parseutil.ClipASCII(rest, 80))
 	}
 	f, err := number(strings.TrimSpace(pct))
 	if err != nil || f > 100 {
-		return fmt.Errorf("bad progress percentage %q", clip(pct))
+		return fmt.Errorf("bad progress percentage %q", parseutil.ClipASCII(pct, 80))
 	}
 	if pd := peerDevice(r); pd != nil {
 		pd.Done = fptr(f)
 	}
 	return nil
-}
-
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "..."
-	}
-	return s
 }

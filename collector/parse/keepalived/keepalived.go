@@ -21,6 +21,7 @@ import (
 	"strings"
 
 	"github.com/mailcluster/mailcluster_exporter/collector/facts"
+	"github.com/mailcluster/mailcluster_exporter/collector/parse/parseutil"
 )
 
 const maxLine = 64 * 1024
@@ -188,7 +189,7 @@ func ParseData(r io.Reader) (*Data, error) {
 			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("keepalived data: line %d: field %q: bad value %q: %v", lineNo, key, clip(val), err)
+			return nil, fmt.Errorf("keepalived data: line %d: field %q: bad value %q: %v", lineNo, key, parseutil.ClipASCII(val, 80), err)
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -233,7 +234,7 @@ func ParseStats(r io.Reader) ([]Stats, error) {
 		}
 		key, val, ok := strings.Cut(text, ":")
 		if !ok {
-			return nil, fmt.Errorf("keepalived stats: line %d: expected \"key: value\", got %q", lineNo, clip(text))
+			return nil, fmt.Errorf("keepalived stats: line %d: expected \"key: value\", got %q", lineNo, parseutil.ClipASCII(text, 80))
 		}
 		val = strings.TrimSpace(val)
 		if key == "VRRP Instance" {
@@ -243,7 +244,7 @@ func ParseStats(r io.Reader) ([]Stats, error) {
 			continue
 		}
 		if cur == nil {
-			return nil, fmt.Errorf("keepalived stats: line %d: %q before any VRRP Instance", lineNo, clip(text))
+			return nil, fmt.Errorf("keepalived stats: line %d: %q before any VRRP Instance", lineNo, parseutil.ClipASCII(text, 80))
 		}
 		if val == "" {
 			parent = key
@@ -251,7 +252,7 @@ func ParseStats(r io.Reader) ([]Stats, error) {
 		}
 		n, err := strconv.ParseUint(val, 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("keepalived stats: line %d: field %q: bad counter %q", lineNo, key, clip(val))
+			return nil, fmt.Errorf("keepalived stats: line %d: field %q: bad counter %q", lineNo, key, parseutil.ClipASCII(val, 80))
 		}
 		indent := len(line) - len(text)
 		if indent <= 2 {
@@ -305,9 +306,9 @@ func ParseJSON(b []byte) (*Data, error) {
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &se):
-			return nil, fmt.Errorf("keepalived JSON: line %d: %w", lineOf(b, se.Offset), err)
+			return nil, fmt.Errorf("keepalived JSON: line %d: %w", parseutil.LineOf(b, se.Offset), err)
 		case errors.As(err, &te):
-			return nil, fmt.Errorf("keepalived JSON: line %d: field %q: %w", lineOf(b, te.Offset), te.Field, err)
+			return nil, fmt.Errorf("keepalived JSON: line %d: field %q: %w", parseutil.LineOf(b, te.Offset), te.Field, err)
 		}
 		return nil, fmt.Errorf("keepalived JSON: %w", err)
 	}
@@ -407,21 +408,4 @@ func NodeFacts(d *Data, instance string) (*facts.Node, error) {
 	}
 	n.RoleCause = strings.Join(causes, "; ")
 	return n, nil
-}
-
-func lineOf(b []byte, off int64) int {
-	line := 1
-	for i := 0; i < len(b) && int64(i) < off; i++ {
-		if b[i] == '\n' {
-			line++
-		}
-	}
-	return line
-}
-
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "..."
-	}
-	return s
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/mailcluster/mailcluster_exporter/collector/parse/parseutil"
 )
 
 // NotifyScript is a keepalived notify script that maintains the state file
@@ -54,15 +56,15 @@ func ParseStateFile(r io.Reader) ([]Instance, error) {
 		}
 		typ := strings.ToUpper(f[0])
 		if typ != "INSTANCE" && typ != "GROUP" {
-			return nil, fmt.Errorf("keepalived state file: line %d: field TYPE: %q is not INSTANCE or GROUP", lineNo, clip(f[0]))
+			return nil, fmt.Errorf("keepalived state file: line %d: field TYPE: %q is not INSTANCE or GROUP", lineNo, parseutil.ClipASCII(f[0], 80))
 		}
 		prio, err := strconv.Atoi(f[3])
 		if err != nil {
-			return nil, fmt.Errorf("keepalived state file: line %d: field PRIORITY: %q is not an integer", lineNo, clip(f[3]))
+			return nil, fmt.Errorf("keepalived state file: line %d: field PRIORITY: %q is not an integer", lineNo, parseutil.ClipASCII(f[3], 80))
 		}
 		ts, err := strconv.ParseFloat(f[4], 64)
 		if err != nil || ts < 0 || ts > 1e11 || ts != ts {
-			return nil, fmt.Errorf("keepalived state file: line %d: field UNIX_TIME: bad time %q", lineNo, clip(f[4]))
+			return nil, fmt.Errorf("keepalived state file: line %d: field UNIX_TIME: bad time %q", lineNo, parseutil.ClipASCII(f[4], 80))
 		}
 		if typ == "GROUP" {
 			continue

@@ -25,7 +25,6 @@
 package mfreplica
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -35,6 +34,7 @@ import (
 	"strings"
 
 	"github.com/mailcluster/mailcluster_exporter/collector/facts"
+	"github.com/mailcluster/mailcluster_exporter/collector/parse/parseutil"
 )
 
 // MaxLineBytes bounds one line of the file.
@@ -93,21 +93,11 @@ type Replica struct {
 // Address returns host:port (IPv6 in brackets).
 func (r Replica) Address() string { return net.JoinHostPort(r.Host, strconv.Itoa(r.Port)) }
 
-// ParseError is a malformed line.
-type ParseError struct {
-	Line int
-	Msg  string
-}
-
-func (e *ParseError) Error() string {
-	if e.Line <= 0 {
-		return "mf_replica.def: " + e.Msg
-	}
-	return fmt.Sprintf("mf_replica.def: line %d: %s", e.Line, e.Msg)
-}
+// ParseError is a malformed line ("mf_replica.def: line N: …").
+type ParseError = parseutil.LineError
 
 func errf(line int, format string, a ...any) error {
-	return &ParseError{Line: line, Msg: fmt.Sprintf(format, a...)}
+	return parseutil.Errorf("mf_replica.def", line, format, a...)
 }
 
 var (
@@ -119,32 +109,24 @@ var (
 // ends (Windows installations) are accepted; comment lines may be in any
 // encoding (Shift_JIS Japanese comments are skipped as bytes).
 func Parse(r io.Reader) (*Config, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), MaxLineBytes)
 	c := &Config{}
 	seen := map[string]int{}
-	n := 0
-	for sc.Scan() {
-		n++
-		t := sc.Text()
-		if n == 1 {
-			t = strings.TrimPrefix(t, "\ufeff")
-		}
+	err := parseutil.ScanLines(r, "mf_replica.def", MaxLineBytes, func(n int, t string) error {
 		t = strings.TrimSpace(strings.TrimRight(t, "\r"))
 		if t == "" || strings.HasPrefix(t, "#") {
-			continue
+			return nil
 		}
 		k := strings.IndexByte(t, '=')
 		if k < 0 {
-			return nil, errf(n, "expected KEY = VALUE, got %q", clip(t))
+			return errf(n, "expected KEY = VALUE, got %q", parseutil.Clip(t, 80))
 		}
 		key := strings.TrimSpace(t[:k])
 		val := strings.TrimSpace(t[k+1:])
 		if key == "" {
-			return nil, errf(n, "empty key before '='")
+			return errf(n, "empty key before '='")
 		}
 		if !keyRE.MatchString(key) {
-			return nil, errf(n, "invalid key %q (letters, digits, '_' expected)", clip(key))
+			return errf(n, "invalid key %q (letters, digits, '_' expected)", parseutil.Clip(key, 80))
 		}
 		e := Entry{Key: key, Value: val, Line: n}
 		ukey := strings.ToUpper(key)
@@ -162,18 +144,18 @@ func Parse(r io.Reader) (*Config, error) {
 			case "OFF":
 				c.DataSync = boolPtr(false)
 			default:
-				return nil, errf(n, "ENABLE_REP_DATA must be ON or OFF, got %q", clip(val))
+				return errf(n, "ENABLE_REP_DATA must be ON or OFF, got %q", parseutil.Clip(val, 80))
 			}
 		case strings.HasPrefix(ukey, "REPLICA_SERVER_"):
 			host, port, err := hostPort(val)
 			if err != nil {
-				return nil, errf(n, "%s: %v", key, err)
+				return errf(n, "%s: %v", key, err)
 			}
 			c.ReplicaServers = append(c.ReplicaServers, Replica{Key: key, Host: host, Port: port, Line: n})
 		case dataPortRE.MatchString(ukey):
 			p, err := port(val)
 			if err != nil {
-				return nil, errf(n, "%s: %v", key, err)
+				return errf(n, "%s: %v", key, err)
 			}
 			if c.DataPorts == nil {
 				c.DataPorts = map[string]int{}
@@ -183,12 +165,10 @@ func Parse(r io.Reader) (*Config, error) {
 			c.Unknown = append(c.Unknown, e)
 			c.Warnings = append(c.Warnings, fmt.Sprintf("line %d: unknown key %s kept but not interpreted", n, key))
 		}
-	}
-	if err := sc.Err(); err != nil {
-		if err == bufio.ErrTooLong {
-			return nil, errf(n+1, "line longer than %d bytes", MaxLineBytes)
-		}
-		return nil, fmt.Errorf("mf_replica.def: reading: %w", err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -228,17 +208,10 @@ func (c *Config) remove(ukey string) {
 
 func boolPtr(b bool) *bool { return &b }
 
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "…"
-	}
-	return s
-}
-
 func port(s string) (int, error) {
 	p, err := strconv.Atoi(s)
 	if err != nil || p < 1 || p > 65535 {
-		return 0, fmt.Errorf("%q is not a TCP port (1-65535)", clip(s))
+		return 0, fmt.Errorf("%q is not a TCP port (1-65535)", parseutil.Clip(s, 80))
 	}
 	return p, nil
 }
@@ -246,10 +219,10 @@ func port(s string) (int, error) {
 func hostPort(s string) (string, int, error) {
 	h, ps, err := net.SplitHostPort(s)
 	if err != nil {
-		return "", 0, fmt.Errorf("%q is not host:port", clip(s))
+		return "", 0, fmt.Errorf("%q is not host:port", parseutil.Clip(s, 80))
 	}
 	if h == "" || strings.ContainsAny(h, " \t/") {
-		return "", 0, fmt.Errorf("%q has no valid host", clip(s))
+		return "", 0, fmt.Errorf("%q has no valid host", parseutil.Clip(s, 80))
 	}
 	p, err := port(ps)
 	if err != nil {

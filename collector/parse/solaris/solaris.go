@@ -16,12 +16,13 @@
 package solaris
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/mailcluster/mailcluster_exporter/collector/parse/parseutil"
 )
 
 // MaxLineBytes bounds one line of input.
@@ -88,21 +89,12 @@ type Vote struct {
 	Line              int
 }
 
-// ParseError is a malformed-input error with its line.
-type ParseError struct {
-	Line int
-	Msg  string
-}
-
-func (e *ParseError) Error() string {
-	if e.Line <= 0 {
-		return "solaris cluster status: " + e.Msg
-	}
-	return fmt.Sprintf("solaris cluster status: line %d: %s", e.Line, e.Msg)
-}
+// ParseError is a malformed-input error with its line
+// ("solaris cluster status: line N: …").
+type ParseError = parseutil.LineError
 
 func errf(line int, format string, a ...any) error {
-	return &ParseError{Line: line, Msg: fmt.Sprintf(format, a...)}
+	return parseutil.Errorf("solaris cluster status", line, format, a...)
 }
 
 var (
@@ -129,31 +121,12 @@ const (
 	kDeviceVotes
 )
 
-type line struct {
-	n    int
-	text string
-}
+// line is one input line with its 1-based number (CR and trailing spaces
+// removed).
+type line = parseutil.Line
 
 func readLines(r io.Reader) ([]line, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), MaxLineBytes)
-	var out []line
-	n := 0
-	for sc.Scan() {
-		n++
-		t := sc.Text()
-		if n == 1 {
-			t = strings.TrimPrefix(t, "\ufeff")
-		}
-		out = append(out, line{n: n, text: strings.TrimRight(t, " \t\r")})
-	}
-	if err := sc.Err(); err != nil {
-		if err == bufio.ErrTooLong {
-			return nil, errf(n+1, "line longer than %d bytes", MaxLineBytes)
-		}
-		return nil, fmt.Errorf("solaris cluster status: reading input: %w", err)
-	}
-	return out, nil
+	return parseutil.ReadLines(r, "solaris cluster status", MaxLineBytes)
 }
 
 // Parse reads Solaris Cluster status output. It fails when no known
@@ -171,7 +144,7 @@ func Parse(r io.Reader) (*Status, error) {
 	prevName := "" // group / resource name for continuation rows
 	for i := 0; i < len(lines); i++ {
 		l := lines[i]
-		t := strings.TrimSpace(l.text)
+		t := strings.TrimSpace(l.Text)
 		if t == "" {
 			continue
 		}
@@ -187,7 +160,7 @@ func Parse(r io.Reader) (*Status, error) {
 			continue // scstat separators, or a dash row already consumed
 		}
 		// A header: a line followed by a row of dashes.
-		if i+1 < len(lines) && dashRowRE.MatchString(strings.TrimSpace(lines[i+1].text)) {
+		if i+1 < len(lines) && dashRowRE.MatchString(strings.TrimSpace(lines[i+1].Text)) {
 			tbl, hasSuspended = headerKind(t)
 			prevName = ""
 			if tbl == kQuorumSummary && st.Quorum == nil {
@@ -201,7 +174,7 @@ func Parse(r io.Reader) (*Status, error) {
 			prevName = ""
 			continue
 		}
-		cont := l.text[0] == ' ' || l.text[0] == '\t'
+		cont := l.Text[0] == ' ' || l.Text[0] == '\t'
 		f := strings.Fields(t)
 		switch tbl {
 		case kNone, kUnknown:
@@ -209,29 +182,29 @@ func Parse(r io.Reader) (*Status, error) {
 			continue
 		case kNodes:
 			if len(f) < 2 {
-				return nil, errf(l.n, "node status row %q: want a node name and a status", clip(t))
+				return nil, errf(l.N, "node status row %q: want a node name and a status", parseutil.Clip(t, 80))
 			}
-			st.Nodes = append(st.Nodes, NodeStatus{Name: f[0], Status: strings.Join(f[1:], " "), Line: l.n})
+			st.Nodes = append(st.Nodes, NodeStatus{Name: f[0], Status: strings.Join(f[1:], " "), Line: l.N})
 		case kGroups:
 			if !cont {
 				prevName, f = f[0], f[1:]
 			}
 			if prevName == "" {
-				return nil, errf(l.n, "resource group row %q continues no group", clip(t))
+				return nil, errf(l.N, "resource group row %q continues no group", parseutil.Clip(t, 80))
 			}
 			want := 2
 			if hasSuspended {
 				want = 3
 			}
 			if len(f) < want {
-				return nil, errf(l.n, "resource group row %q: want node, %sstatus", clip(t), map[bool]string{true: "suspended, "}[hasSuspended])
+				return nil, errf(l.N, "resource group row %q: want node, %sstatus", parseutil.Clip(t, 80), map[bool]string{true: "suspended, "}[hasSuspended])
 			}
-			g := GroupStatus{Group: prevName, Node: f[0], Line: l.n}
+			g := GroupStatus{Group: prevName, Node: f[0], Line: l.N}
 			rest := f[1:]
 			if hasSuspended {
 				b, err := yesNo(rest[0])
 				if err != nil {
-					return nil, errf(l.n, "resource group row %q: Suspended %v", clip(t), err)
+					return nil, errf(l.N, "resource group row %q: Suspended %v", parseutil.Clip(t, 80), err)
 				}
 				g.Suspended = &b
 				rest = rest[1:]
@@ -243,32 +216,32 @@ func Parse(r io.Reader) (*Status, error) {
 				prevName, f = f[0], f[1:]
 			}
 			if prevName == "" {
-				return nil, errf(l.n, "resource row %q continues no resource", clip(t))
+				return nil, errf(l.N, "resource row %q continues no resource", parseutil.Clip(t, 80))
 			}
 			if len(f) < 2 {
-				return nil, errf(l.n, "resource row %q: want node, state [, status message]", clip(t))
+				return nil, errf(l.N, "resource row %q: want node, state [, status message]", parseutil.Clip(t, 80))
 			}
-			st.Resources = append(st.Resources, ResourceStatus{Resource: prevName, Node: f[0], State: f[1], Message: strings.Join(f[2:], " "), Line: l.n})
+			st.Resources = append(st.Resources, ResourceStatus{Resource: prevName, Node: f[0], State: f[1], Message: strings.Join(f[2:], " "), Line: l.N})
 		case kPaths:
 			if len(f) < 3 {
-				return nil, errf(l.n, "transport path row %q: want two endpoints and a status", clip(t))
+				return nil, errf(l.N, "transport path row %q: want two endpoints and a status", parseutil.Clip(t, 80))
 			}
-			st.Paths = append(st.Paths, TransportPath{Endpoint1: f[0], Endpoint2: f[1], Status: strings.Join(f[2:], " "), Line: l.n})
+			st.Paths = append(st.Paths, TransportPath{Endpoint1: f[0], Endpoint2: f[1], Status: strings.Join(f[2:], " "), Line: l.N})
 		case kQuorumSummary:
 			if len(f) != 3 {
-				return nil, errf(l.n, "quorum summary row %q: want needed, present, possible", clip(t))
+				return nil, errf(l.N, "quorum summary row %q: want needed, present, possible", parseutil.Clip(t, 80))
 			}
 			var v [3]int
 			for k := range v {
 				n, err := strconv.Atoi(f[k])
 				if err != nil || n < 0 {
-					return nil, errf(l.n, "quorum summary row %q: %q is not a vote count", clip(t), f[k])
+					return nil, errf(l.N, "quorum summary row %q: %q is not a vote count", parseutil.Clip(t, 80), f[k])
 				}
 				v[k] = n
 			}
 			st.Quorum.Needed, st.Quorum.Present, st.Quorum.Possible = v[0], v[1], v[2]
 		case kNodeVotes, kDeviceVotes:
-			v, err := voteRow(f, l.n)
+			v, err := voteRow(f, l.N)
 			if err != nil {
 				return nil, err
 			}
@@ -289,13 +262,6 @@ func Parse(r io.Reader) (*Status, error) {
 	return st, nil
 }
 
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "…"
-	}
-	return s
-}
-
 func yesNo(s string) (bool, error) {
 	switch strings.ToLower(s) {
 	case "yes":
@@ -308,12 +274,12 @@ func yesNo(s string) (bool, error) {
 
 func voteRow(f []string, n int) (Vote, error) {
 	if len(f) < 4 {
-		return Vote{}, errf(n, "quorum vote row %q: want name, present, possible, status", clip(strings.Join(f, " ")))
+		return Vote{}, errf(n, "quorum vote row %q: want name, present, possible, status", parseutil.Clip(strings.Join(f, " "), 80))
 	}
 	p, err1 := strconv.Atoi(f[1])
 	q, err2 := strconv.Atoi(f[2])
 	if err1 != nil || err2 != nil || p < 0 || q < 0 {
-		return Vote{}, errf(n, "quorum vote row %q: present/possible are not vote counts", clip(strings.Join(f, " ")))
+		return Vote{}, errf(n, "quorum vote row %q: present/possible are not vote counts", parseutil.Clip(strings.Join(f, " "), 80))
 	}
 	return Vote{Name: f[0], Present: p, Possible: q, Status: strings.Join(f[3:], " "), Line: n}, nil
 }
@@ -343,26 +309,26 @@ func headerKind(h string) (kind, bool) {
 // labelled parses a scstat row ("  Cluster node:  name  Online"). It
 // reports false for lines that are not scstat rows.
 func (st *Status) labelled(l line) (bool, error) {
-	m := labelRE.FindStringSubmatch(l.text)
+	m := labelRE.FindStringSubmatch(l.Text)
 	if m == nil {
 		return false, nil
 	}
 	label := strings.ToLower(strings.Join(strings.Fields(m[1]), " "))
 	f := strings.Fields(m[2])
 	bad := func(what string) error {
-		return errf(l.n, "scstat %q row %q: want %s", m[1], clip(strings.TrimSpace(l.text)), what)
+		return errf(l.N, "scstat %q row %q: want %s", m[1], parseutil.Clip(strings.TrimSpace(l.Text), 80), what)
 	}
 	switch label {
 	case "cluster node":
 		if len(f) < 2 {
 			return true, bad("node name and status")
 		}
-		st.Nodes = append(st.Nodes, NodeStatus{Name: f[0], Status: strings.Join(f[1:], " "), Line: l.n})
+		st.Nodes = append(st.Nodes, NodeStatus{Name: f[0], Status: strings.Join(f[1:], " "), Line: l.N})
 	case "transport path":
 		if len(f) < 3 {
 			return true, bad("two endpoints and a status")
 		}
-		st.Paths = append(st.Paths, TransportPath{Endpoint1: f[0], Endpoint2: f[1], Status: strings.Join(f[2:], " "), Line: l.n})
+		st.Paths = append(st.Paths, TransportPath{Endpoint1: f[0], Endpoint2: f[1], Status: strings.Join(f[2:], " "), Line: l.N})
 	case "quorum votes possible", "quorum votes needed", "quorum votes present":
 		if len(f) != 1 {
 			return true, bad("one vote count")
@@ -383,7 +349,7 @@ func (st *Status) labelled(l line) (bool, error) {
 			st.Quorum.Present = n
 		}
 	case "node votes", "device votes":
-		v, err := voteRow(f, l.n)
+		v, err := voteRow(f, l.N)
 		if err != nil {
 			return true, err
 		}
@@ -400,7 +366,7 @@ func (st *Status) labelled(l line) (bool, error) {
 		if len(f) < 3 {
 			return true, bad("group, node, state [, suspended]")
 		}
-		g := GroupStatus{Group: f[0], Node: f[1], Line: l.n}
+		g := GroupStatus{Group: f[0], Node: f[1], Line: l.N}
 		rest := f[2:]
 		if len(rest) > 1 {
 			if b, err := yesNo(rest[len(rest)-1]); err == nil {
@@ -422,7 +388,7 @@ func (st *Status) labelled(l line) (bool, error) {
 		if len(f) < 3 {
 			return true, bad("resource, node, state [, status message]")
 		}
-		st.Resources = append(st.Resources, ResourceStatus{Resource: f[0], Node: f[1], State: f[2], Message: strings.Join(f[3:], " "), Line: l.n})
+		st.Resources = append(st.Resources, ResourceStatus{Resource: f[0], Node: f[1], State: f[2], Message: strings.Join(f[3:], " "), Line: l.N})
 	case "device group servers", "device group status", "multi-owner device group", "multi-owner device groups", "ipmp group":
 		// Known scstat rows the mapping does not use.
 	default:
