@@ -40,6 +40,10 @@ type Cluster struct {
 	derived  *serviceRoles // the agentless `service` role source, if configured
 	probes   []*probeTask  // services on nodes and the virtual address, liveness checks
 	provides Provides      // union over configured sources: is a role/sync fact expected?
+	// greetingVersions: no configured source reports versions, so the
+	// version a service's greeting states stands in (agentless clusters).
+	// Mixing the two would make exporters disagree about one node.
+	greetingVersions bool
 }
 
 type sourceRunner struct {
@@ -104,6 +108,13 @@ func New(cfg *config.Cluster, global config.Global, opts Options) (*Cluster, err
 	}
 	if cfg.Kind == config.KindMasterSlave {
 		c.provides.Role = true // roles come from the configuration
+	}
+	c.greetingVersions = true
+	for _, s := range cfg.Sources {
+		switch s.Type {
+		case "version", "command", "http", "mfilter":
+			c.greetingVersions = false
+		}
 	}
 	if err := c.buildProbes(); err != nil {
 		return nil, fmt.Errorf("cluster %q: %w", cfg.Name, err)
@@ -194,6 +205,9 @@ func (c *Cluster) target(host string, s *config.Service) (prober.Target, error) 
 type ProbeOutcome struct {
 	Service *config.Service
 	Result  prober.Result
+	// NotRun: the collection ran out of time before the probe started;
+	// nothing is reported for it.
+	NotRun bool
 }
 
 // SourceStatus is how one source did for one node.
@@ -251,19 +265,22 @@ func (c *Cluster) Collect(ctx context.Context) *Snapshot {
 	}
 	for _, p := range c.probes {
 		run(func() {
-			res := c.probe(ctx, p)
+			res, ran := c.probe(ctx, p)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
 			case p.live:
+				if !ran {
+					return // no time left to ask: no evidence either way
+				}
 				if live[p.node] == nil {
 					live[p.node] = map[string]bool{}
 				}
 				live[p.node][p.service.Name] = res.Up
 			case p.node == "":
-				snap.Virtual = append(snap.Virtual, ProbeOutcome{p.service, res})
+				snap.Virtual = append(snap.Virtual, ProbeOutcome{Service: p.service, Result: res, NotRun: !ran})
 			default:
-				snap.Services[p.node] = append(snap.Services[p.node], ProbeOutcome{p.service, res})
+				snap.Services[p.node] = append(snap.Services[p.node], ProbeOutcome{Service: p.service, Result: res, NotRun: !ran})
 			}
 		})
 	}
@@ -304,27 +321,36 @@ func (c *Cluster) Collect(ctx context.Context) *Snapshot {
 			snap.Sources = append(snap.Sources, SourceStatus{Name: c.derived.name, Node: name, Up: true, Duration: time.Since(began)})
 		}
 	}
-	// A version stated in a greeting stands in where no source reported one.
-	for node, outcomes := range snap.Services {
-		for _, o := range outcomes {
-			if f := snap.Facts.Node(node); f.Version == "" && o.Result.Version != "" {
-				f.Version = o.Result.Version
-			}
-		}
+	if c.greetingVersions {
+		c.versionsFromGreetings(snap)
 	}
 	if c.cfg.Kind == config.KindMasterSlave {
 		c.applyConfiguredRoles(snap)
 	}
-	if c.provides.Role {
-		for _, n := range c.cfg.Nodes {
-			if snap.Facts.Node(n.Name).Role == "" {
-				snap.Facts.Node(n.Name).Role = facts.RoleUnknown
-			}
-		}
-	}
+	// A node no source of this exporter describes gets no role fact here:
+	// a local source (keepalived, drbd…) on node a says nothing about node
+	// b, and b's own exporter reports it. The rules turn a configured node
+	// that nobody reports into `unknown` (green needs evidence); a source
+	// that failed left `unknown` above for the nodes it is responsible for.
 	snap.Roles = c.opts.Roles.Observe(c.cfg.Name, snap.Facts, c.opts.Now())
 	sortOutcomes(snap)
 	return snap
+}
+
+// versionsFromGreetings takes, for each node, the version stated by the
+// first configured service whose greeting states one (deterministic: the
+// configuration's order, not the order probes finished in).
+func (c *Cluster) versionsFromGreetings(snap *Snapshot) {
+	for node, outcomes := range snap.Services {
+		f := snap.Facts.Node(node)
+		for _, svc := range c.cfg.Services {
+			for _, o := range outcomes {
+				if f.Version == "" && o.Service == svc && o.Result.Version != "" {
+					f.Version = o.Result.Version
+				}
+			}
+		}
+	}
 }
 
 func (s *sourceRunner) collect(ctx context.Context) (set facts.Set, err error) {
@@ -367,20 +393,25 @@ func (c *Cluster) applyConfiguredRoles(snap *Snapshot) {
 	}
 }
 
-// probe runs one check within the service timeout and what is left of ctx.
-func (c *Cluster) probe(ctx context.Context, p *probeTask) prober.Result {
+// probe runs one check within the service timeout and what is left of
+// ctx. ran is false when the collection's deadline passed before the probe
+// could start (it waited for a free worker): that is no evidence that the
+// service is down, and it is not reported as down.
+func (c *Cluster) probe(ctx context.Context, p *probeTask) (res prober.Result, ran bool) {
 	pctx, cancel := context.WithTimeout(ctx, time.Duration(p.service.Timeout))
 	defer cancel()
 	if err := pctx.Err(); err != nil {
-		return prober.Result{Err: fmt.Errorf("not started: %w", err)}
+		c.opts.Logger.Warn("probe not run: no time left in the scrape (raise the scrape timeout or global.max_concurrency)",
+			"cluster", c.cfg.Name, "node", p.node, "service", p.service.Name)
+		return prober.Result{Err: fmt.Errorf("not started: %w", err)}, false
 	}
 	start := time.Now()
-	res := p.prober(pctx, p.target)
+	res = p.prober(pctx, p.target)
 	if res.Duration == 0 {
 		res.Duration = time.Since(start)
 	}
 	if res.Err != nil {
 		c.opts.Logger.Debug("probe failed", "cluster", c.cfg.Name, "node", p.node, "service", p.service.Name, "err", res.Err)
 	}
-	return res
+	return res, true
 }

@@ -65,8 +65,12 @@ func TestFailedSourceLeavesUnknownNotAbsent(t *testing.T) {
 	if a == nil || a.Role != facts.RoleUnknown || a.SyncState != facts.SyncUnknown {
 		t.Fatalf("node a after a failed role+sync source: %+v; want role and sync unknown", a)
 	}
-	if b := snap.Facts["b"]; b == nil || b.Role != facts.RoleUnknown {
-		t.Errorf("node b has no role source result, want role unknown (green needs evidence), got %+v", b)
+	// Node b is described by no source of this exporter (a local source on
+	// a, say): this exporter reports nothing about its role, so that b's
+	// own exporter's fact is not contradicted; the rules make a node that
+	// nobody reports unknown.
+	if b := snap.Facts["b"]; b != nil && b.Role != "" {
+		t.Errorf("node b is described by no source here, want no role fact, got %+v", b)
 	}
 	if len(snap.Sources) != 1 || snap.Sources[0].Up || snap.Sources[0].Node != "a" || snap.Sources[0].Name != "broken" {
 		t.Errorf("source status = %+v; want one entry broken/a down", snap.Sources)
@@ -189,6 +193,12 @@ func TestRoleTracker(t *testing.T) {
 	if h := obs(facts.RoleStandby, 130); h.Changes != 1 || h.LastChange != 130 {
 		t.Errorf("active → standby: %+v; want 1 change at 130", h)
 	}
+	if h := obs(facts.RoleOffline, 135); h.Changes != 1 {
+		t.Errorf("standby → offline is not a failover: %+v", h)
+	}
+	if h := obs(facts.RoleStandby, 136); h.Changes != 1 {
+		t.Errorf("offline → standby is not a failover: %+v", h)
+	}
 	set := facts.Set{}
 	set.Node("a").Role, set.Node("a").LastRoleChange = facts.RoleStandby, 500
 	if h := rt.Observe("c", set, at(140))["a"]; h.Changes != 1 || h.LastChange != 500 {
@@ -211,5 +221,63 @@ func TestEverySourceTypeIsImplemented(t *testing.T) {
 		if !found {
 			t.Errorf("factory %q is not a configurable source type", typ)
 		}
+	}
+}
+
+// Probes that could not start before the deadline are no evidence: not
+// reported as down, and a node with no evidence at all has an unknown role.
+func TestProbesNotRunAreNoEvidence(t *testing.T) {
+	cfg := loadCluster(t, `
+clusters:
+  - name: g
+    kind: active_standby
+    nodes:
+      - {name: n1, address: 127.0.0.1}
+      - {name: n2, address: 127.0.0.2}
+    services: [smtp]
+    sources:
+      - type: service
+`)
+	cl := cfg.Clusters[0]
+	s := newServiceRoles(cl, cl.Sources[0])
+	notRun := outcome("smtp", false)
+	notRun.NotRun = true
+	got := s.derive(&Snapshot{Services: map[string][]ProbeOutcome{"n1": {outcome("smtp", true)}, "n2": {notRun}}}, nil)
+	if got["n1"].Role != facts.RoleActive || got["n2"].Role != facts.RoleUnknown {
+		t.Errorf("roles n1=%q n2=%q; want active and unknown (not offline)", got["n1"].Role, got["n2"].Role)
+	}
+}
+
+// A version from a greeting stands in only when no source reports
+// versions, and it comes from the first configured service, whatever the
+// order the probes finished in.
+func TestGreetingVersions(t *testing.T) {
+	withSource := loadCluster(t, pairYAML+`    services: [smtp]
+    sources:
+      - type: version
+        version: {command: {argv: [echo, "1.0"]}}
+`)
+	c, err := New(withSource.Clusters[0], withSource.Global, Options{LocalNode: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.greetingVersions {
+		t.Error("a cluster with a version source must not take versions from greetings")
+	}
+	agentless := loadCluster(t, pairYAML+`    services: [imap, smtp]
+`)
+	c, err = New(agentless.Clusters[0], agentless.Global, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := agentless.Clusters[0]
+	imap, smtp := cl.Services[0], cl.Services[1]
+	snap := &Snapshot{Facts: facts.Set{}, Services: map[string][]ProbeOutcome{"a": {
+		{Service: smtp, Result: prober.Result{Up: true, Version: "Exim 4.96"}},
+		{Service: imap, Result: prober.Result{Up: true, Version: "Cyrus IMAP v3.4.3"}},
+	}}}
+	c.versionsFromGreetings(snap)
+	if got := snap.Facts["a"].Version; got != "Cyrus IMAP v3.4.3" {
+		t.Errorf("version %q; want the first configured service's (imap)", got)
 	}
 }

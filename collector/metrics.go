@@ -2,7 +2,9 @@ package collector
 
 import (
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -65,11 +67,26 @@ func boolValue(b bool) float64 {
 	return 0
 }
 
+// constMetric sends one metric. Label values come from outside (versions
+// printed by tools, names printed by cluster managers): invalid UTF-8 is
+// replaced, and a metric that still cannot be built is dropped rather than
+// ending the whole exposition.
+func constMetric(ch chan<- prometheus.Metric, d *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) {
+	for i, l := range labels {
+		if !utf8.ValidString(l) {
+			labels[i] = strings.ToValidUTF8(l, "\uFFFD")
+		}
+	}
+	if m, err := prometheus.NewConstMetric(d, t, v, labels...); err == nil {
+		ch <- m
+	}
+}
+
 // Emit writes the metrics of a snapshot.
 func (s *Snapshot) Emit(ch chan<- prometheus.Metric) {
 	cl := s.Cluster
 	gauge := func(d *prometheus.Desc, v float64, l ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, l...)
+		constMetric(ch, d, prometheus.GaugeValue, v, l...)
 	}
 	for _, n := range cl.Nodes {
 		gauge(nodeInfoDesc, 1, cl.Name, n.Name, cl.Kind, n.Address, strconv.Itoa(n.Priority),
@@ -117,7 +134,7 @@ func (s *Snapshot) Emit(ch chan<- prometheus.Metric) {
 			}
 		}
 		if h, ok := s.Roles[name]; ok {
-			ch <- prometheus.MustNewConstMetric(roleChangesDesc, prometheus.CounterValue, h.Changes, l...)
+			constMetric(ch, roleChangesDesc, prometheus.CounterValue, h.Changes, l...)
 			if h.LastChange > 0 {
 				gauge(lastRoleChangeDesc, h.LastChange, l...)
 			}
@@ -125,6 +142,9 @@ func (s *Snapshot) Emit(ch chan<- prometheus.Metric) {
 	}
 	for node, outcomes := range s.Services {
 		for _, o := range outcomes {
+			if o.NotRun {
+				continue
+			}
 			gauge(serviceUpDesc, boolValue(o.Result.Up), cl.Name, node, o.Service.Name)
 			gauge(serviceDurDesc, o.Result.Duration.Seconds(), cl.Name, node, o.Service.Name)
 			if !o.Result.CertNotAfter.IsZero() {
@@ -141,6 +161,9 @@ func (s *Snapshot) Emit(ch chan<- prometheus.Metric) {
 		gauge(slowDesc, time.Duration(sv.SlowThreshold).Seconds(), cl.Name, sv.Name)
 	}
 	for _, o := range s.Virtual {
+		if o.NotRun {
+			continue
+		}
 		gauge(vServiceUpDesc, boolValue(o.Result.Up), cl.Name, o.Service.Name)
 		gauge(vServiceDurDesc, o.Result.Duration.Seconds(), cl.Name, o.Service.Name)
 		if !o.Result.CertNotAfter.IsZero() {

@@ -16,9 +16,10 @@ type RoleHistory struct {
 }
 
 // RoleTracker counts role transitions per (cluster, node). It lives as long
-// as the process, across configuration reloads. Transitions to or from
-// `unknown` are not counted: a source that failed for one scrape is not a
-// failover.
+// as the process, across configuration reloads. Only a node becoming or
+// ceasing to be active (master) counts: that is a failover. standby ↔
+// offline is a peer problem, not a failover, and transitions to or from
+// `unknown` (a source that failed for one scrape) are not counted.
 type RoleTracker struct {
 	mu    sync.Mutex
 	nodes map[[2]string]*RoleHistory
@@ -46,7 +47,7 @@ func (t *RoleTracker) Observe(cluster string, set facts.Set, now time.Time) map[
 			t.nodes[key] = h
 		}
 		if f.Role != facts.RoleUnknown {
-			if h.Role != facts.RoleUnknown && h.Role != f.Role {
+			if h.Role != facts.RoleUnknown && h.Role != f.Role && (serves(h.Role) || serves(f.Role)) {
 				h.Changes++
 				h.LastChange = float64(now.UnixNano()) / 1e9
 			}
@@ -59,6 +60,8 @@ func (t *RoleTracker) Observe(cluster string, set facts.Set, now time.Time) map[
 	}
 	return out
 }
+
+func serves(r facts.Role) bool { return r == facts.RoleActive || r == facts.RoleMaster }
 
 func sortOutcomes(s *Snapshot) {
 	byName := func(o []ProbeOutcome) {

@@ -53,7 +53,10 @@ func measureQueues(ctx context.Context, dirs []*config.QueueDir, now time.Time) 
 var errTooManyFiles = errors.New("more files than max_files")
 
 // measureDir counts the regular files of one directory (and its
-// subdirectories when recursive), stopping at max_files and at ctx's end.
+// subdirectories when recursive), stopping at ctx's end and at max_files:
+// a queue with more files is reported with max_files messages (a lower
+// bound; the bytes and oldest age of the files counted), never as a
+// failed source, since a huge backlog is exactly when the facts matter.
 func measureDir(ctx context.Context, d *config.QueueDir, now time.Time) (facts.Queue, error) {
 	maxFiles := d.MaxFiles
 	if maxFiles == 0 {
@@ -83,16 +86,21 @@ func measureDir(ctx context.Context, d *config.QueueDir, now time.Time) (facts.Q
 		} else if err != nil {
 			return err
 		}
-		q.Messages++
-		if int(q.Messages) > maxFiles {
+		if int(q.Messages) >= maxFiles {
+			// A backlog is a fact, not a failure: stop counting here and
+			// report max_files as a lower bound (logged by the caller).
 			return errTooManyFiles
 		}
+		q.Messages++
 		q.Bytes += float64(info.Size())
 		if oldest.IsZero() || info.ModTime().Before(oldest) {
 			oldest = info.ModTime()
 		}
 		return nil
 	})
+	if errors.Is(err, errTooManyFiles) {
+		err = nil // q holds the first max_files files: a lower bound
+	}
 	if err != nil {
 		return facts.Queue{}, err
 	}

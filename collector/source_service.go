@@ -37,18 +37,25 @@ func newServiceRoles(cl *config.Cluster, src *config.Source) *serviceRoles {
 func (s *serviceRoles) derive(snap *Snapshot, live map[string]map[string]bool) facts.Set {
 	set := facts.Set{}
 	for _, n := range s.cluster.Nodes {
-		serving, anyUp := false, false
+		serving, anyUp, evidence := false, false, false
 		for _, o := range snap.Services[n.Name] {
+			if o.NotRun {
+				continue
+			}
+			evidence = true
 			anyUp = anyUp || o.Result.Up
 			if o.Service.Name == s.primary {
 				serving = o.Result.Up
 			}
 		}
 		for _, up := range live[n.Name] {
+			evidence = true
 			anyUp = anyUp || up
 		}
 		f := set.Node(n.Name)
 		switch {
+		case !evidence:
+			f.Role = facts.RoleUnknown // no probe could run in time
 		case !anyUp:
 			f.Role = facts.RoleOffline
 		case s.cluster.Kind == config.KindMasterSlave:

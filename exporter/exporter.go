@@ -160,6 +160,9 @@ func (e *Exporter) timeout(r *http.Request) time.Duration {
 	t := e.opts.DefaultTimeout
 	if h := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"); h != "" {
 		if s, err := strconv.ParseFloat(h, 64); err == nil && s > 0 {
+			if s > e.opts.MaxTimeout.Seconds() { // before converting: huge values overflow
+				s = e.opts.MaxTimeout.Seconds()
+			}
 			t = time.Duration(s * float64(time.Second))
 		}
 	}
@@ -174,8 +177,14 @@ func (e *Exporter) timeout(r *http.Request) time.Duration {
 }
 
 // collect runs (or joins) the collection of the given clusters.
+//
+// Only scrapes with the same deadline (to the second) share a collection,
+// so a scrape never waits past its own deadline for someone else's: an HA
+// pair of Prometheus servers with one configuration shares, a second
+// Prometheus with a shorter timeout or an operator's curl does not.
 func (e *Exporter) collect(key string, cls []*collector.Cluster, cfg *config.Config, timeout time.Duration) []*collector.Snapshot {
-	v, _, _ := e.flight.Do(key, func() (any, error) {
+	flightKey := key + "/" + strconv.FormatInt(int64(timeout/time.Second), 10)
+	v, _, _ := e.flight.Do(flightKey, func() (any, error) {
 		e.collections.WithLabelValues(key).Inc()
 		// Detached from the first request: a client that goes away must
 		// not spoil the result for the others sharing this collection.

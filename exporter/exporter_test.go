@@ -329,3 +329,40 @@ func sorted(m map[string]bool) []string {
 	sort.Strings(out)
 	return out
 }
+
+const sleepyConfig = `
+clusters:
+  - name: sleepy
+    kind: active_standby
+    nodes:
+      - {name: a, address: 127.0.0.53}
+      - {name: b, address: 127.0.0.54}
+    sources:
+      - type: command
+        command:
+          argv: ["sleep", "3"]
+`
+
+// A scrape with a short timeout does not wait for a collection started by
+// a scrape with a longer one: it runs its own and answers in time.
+func TestShortScrapeDoesNotWaitForALongerOne(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "sleepy.yml")
+	writeFile(t, cfg, sleepyConfig)
+	e := newExporter(t, cfg)
+	long := make(chan struct{})
+	go func() {
+		defer close(long)
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
+		e.MetricsHandler().ServeHTTP(httptest.NewRecorder(), req)
+	}()
+	time.Sleep(200 * time.Millisecond) // the long collection is under way
+	body, took := scrape(t, e.MetricsHandler(), "/metrics", "1")
+	if took >= 2*time.Second {
+		t.Errorf("a 1s scrape took %s: it waited for the 10s scrape's collection", took)
+	}
+	if !strings.Contains(body, `mailcluster_source_up{cluster="sleepy",node="a",source="command"} 0`) {
+		t.Error("the short scrape did not report its own (timed-out) collection")
+	}
+	<-long
+}

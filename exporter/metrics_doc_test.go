@@ -83,3 +83,41 @@ func TestMetricsDocumented(t *testing.T) {
 		}
 	}
 }
+
+// A label value that is not valid UTF-8 (a version printed by a tool in a
+// legacy encoding) is repaired; it must not end the exposition and take
+// the other clusters' facts with it.
+func TestInvalidUTF8DoesNotDropClusters(t *testing.T) {
+	bad, good := fullSnapshot(t), fullSnapshot(t)
+	bad.Facts["a"].Version = "V\xe9rsion-2.0"
+	good.Cluster = &config.Cluster{Name: "zz", Kind: config.KindActiveStandby, Nodes: bad.Cluster.Nodes}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(snapshots{bad, good})
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	clusters, version := map[string]bool{}, ""
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			switch mf.GetName() {
+			case "mailcluster_update_window_open":
+				clusters[labels["cluster"]] = true
+			case "mailcluster_software_info":
+				if labels["cluster"] == "full" {
+					version = labels["version"]
+				}
+			}
+		}
+	}
+	if !clusters["full"] || !clusters["zz"] {
+		t.Errorf("clusters exposed: %v; want both", clusters)
+	}
+	if version != "V\uFFFDrsion-2.0" {
+		t.Errorf("version label %q; want the invalid byte replaced", version)
+	}
+}
