@@ -43,11 +43,14 @@ tools-test:
 
 test: deps lint unit tools-test e2e
 
+# End-to-end scenarios on a real two-node mail cluster in network namespaces (root; e2e/README.md):
+# testbed up, go test -tags e2e, testbed down (always). Needs the packages of `make deps`.
 e2e: build
 	e2e/run.sh
 
+# The same testbed left running for a look (URLs and commands are printed); stop it with `make demo-down`.
 demo: build deps
-	e2e/testbed/up.sh && e2e/testbed/status.sh
+	e2e/demo.sh
 
 demo-down:
 	e2e/testbed/down.sh

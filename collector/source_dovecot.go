@@ -30,10 +30,15 @@ func newDovecotSource(env Env, src *config.Source) (Source, error) {
 	if cfg == nil {
 		cfg = &config.DovecotSource{}
 	}
+	doveadm := []string{"doveadm"}
+	if cfg.ConfigFile != "" {
+		doveadm = append(doveadm, "-c", cfg.ConfigFile)
+	}
+	with := func(args ...string) []string { return append(append([]string(nil), doveadm...), args...) }
 	s := &dovecotSource{env: env, node: node, peer: cfg.Peer,
-		users:    withDefault(cfg.Command, "doveadm", "-f", "json", "replicator", "status", "*"),
-		overview: withDefault(cfg.OverviewCommand, "doveadm", "replicator", "status"),
-		dsy:      withDefault(cfg.DsyncStatusCommand, "doveadm", "replicator", "dsync-status"),
+		users:    withDefault(cfg.Command, with("-f", "json", "replicator", "status", "*")...),
+		overview: withDefault(cfg.OverviewCommand, with("replicator", "status")...),
+		dsy:      withDefault(cfg.DsyncStatusCommand, with("replicator", "dsync-status")...),
 	}
 	if s.peer == "" {
 		var others []string

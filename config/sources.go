@@ -86,6 +86,9 @@ type DovecotSource struct {
 	// Peer is the node the replication goes to (mail_replica); default the
 	// only other node of the cluster.
 	Peer string `yaml:"peer"`
+	// ConfigFile is passed to every default doveadm command as `-c FILE`
+	// (a Dovecot instance with its own configuration).
+	ConfigFile string `yaml:"config_file"`
 }
 
 // MarkerSource measures replication lag with a heartbeat file.

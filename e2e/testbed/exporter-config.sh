@@ -1,11 +1,9 @@
 # exporter-config.sh — THE template for the exporter configs of the testbed (sourced by lib.sh).
-# Follows docs/config-sketch.md; when the config schema changes, change it here and only here.
+# Follows docs/configuration.md; when the config schema changes, change it here and only here.
 #   exporter_config node-a|node-b   config for the exporter running on that node (--cluster.node=<node>)
 #   exporter_config client          config for the agentless exporter in the client namespace
-# Source types listed in EXPORTER_SKIP_SOURCES (space separated) are left out (up.sh fills it in when the
-# exporter's --config.check says a type "is not implemented yet").
+# Every source is always configured: a source the binary rejects makes up.sh fail (--config.check).
 # shellcheck shell=bash
-src_on() { [[ " ${EXPORTER_SKIP_SOURCES:-} " != *" $1 "* ]]; }
 exporter_config() {
   local who=$1 n q
   cat <<YAML
@@ -56,7 +54,7 @@ YAML
           primary_service: smtp
 YAML
   else
-    src_on keepalived && cat <<YAML
+    cat <<YAML
       - type: keepalived
         keepalived:
           state_file: $ST/$who/keepalived.state     # written by e2e/testbed/keepalived-notify.sh
@@ -64,28 +62,28 @@ YAML
           # json_file: /tmp/keepalived.json         # the node's private /tmp (keepalived --signum=JSON)
           # data_file: /tmp/keepalived.data
 YAML
-    src_on dovecot && cat <<YAML
+    cat <<YAML
       - type: dovecot
         dovecot:
-          command:
-            argv: [doveadm, -c, $ST/$who/dovecot/dovecot.conf, replicator, status, '*']
-          dsync_status_command:
-            argv: [doveadm, -c, $ST/$who/dovecot/dovecot.conf, replicator, dsync-status]
+          config_file: $ST/$who/dovecot/dovecot.conf   # doveadm -c for all three commands
 YAML
-    src_on peer_tcp && cat <<YAML
+    cat <<YAML
       - type: peer_tcp                             # to the peer's sync_address
         peer_tcp:
           ports: [$DOVEADM_PORT]
           timeout: 1s
 YAML
-    src_on postfix_queue && cat <<YAML
+    cat <<YAML
       - type: postfix_queue
         postfix_queue:
           command:
             argv: [postqueue, -c, $ST/$who/postfix, -j]
 YAML
-    src_on queue_dir || return 0
     cat <<YAML
+      - type: version                              # the "installed version": e2e/testbed/lib.sh set_version
+        version:
+          command:
+            argv: [cat, $ST/$who/version]
       - type: queue_dir
         queue_dir:
           queues:

@@ -10,6 +10,7 @@ ST=${MC_E2E_STATE:-/run/mc-e2e}                 # all runtime state: pids/, logs
 PIDS=$ST/pids
 LOGS=$ST/logs
 EXPORTER_BIN=${EXPORTER_BIN:-$REPO_DIR/mailcluster_exporter}
+WINDOWS_FILE=$ST/windows.json                   # ONE update-window file for every exporter (and the `window` CLI)
 RULES_DIR=${RULES_DIR:-$REPO_DIR/rules}
 
 # ------------------------------------------------------------------ addresses (two private /24s, both guarded)
@@ -91,8 +92,11 @@ pkg_versions() {
 # A node is a network namespace + a mount namespace (private /tmp = $ST/<node>/tmp, so keepalived's
 # fixed-name dumps /tmp/keepalived.{data,stats,json} don't collide) + a UTS namespace (hostname = node name).
 # Postfix, Dovecot, keepalived and the node's exporter all run in it; so does every node-side command.
+# MC_E2E_NODE=<node> says "this process already runs on that node" (keepalived's notify script sets it): entering
+# the node's namespaces again from inside is not possible (its mount namespace has no bind mount of its own ns files).
 ns_argv() {   # ns_argv NODE|client: set NSARGV to the nsenter argv that enters it
-  if [ "$1" = client ]; then NSARGV=(nsenter "--net=/run/netns/$CLIENT_NS" --)
+  if [ -n "${MC_E2E_NODE:-}" ] && [ "$1" = "$MC_E2E_NODE" ]; then NSARGV=(env --)
+  elif [ "$1" = client ]; then NSARGV=(nsenter "--net=/run/netns/$CLIENT_NS" --)
   else NSARGV=(nsenter "--net=/run/netns/${NS[$1]}" "--mount=$ST/ns/$1.mnt" "--uts=$ST/ns/$1.uts" --); fi
 }
 nx() { local NSARGV; ns_argv "$1"; shift; "${NSARGV[@]}" "$@"; }   # nx NODE CMD... : run CMD on NODE
@@ -186,6 +190,10 @@ vrrp_instance VI_MAIL {
     virtual_router_id $VRID
     priority ${KA_PRIO[$n]}
     advert_int 1
+    # after a split brain heals the master never transitions, so it sends no gratuitous ARP by itself and the
+    # LAN keeps the ex-master's MAC for the VIP until ARP ages out (~25 s seen): refresh it every 5 s instead
+    garp_master_refresh 5
+    garp_master_refresh_repeat 1
     unicast_src_ip ${SYNC_ADDR[$n]}
     unicast_peer {
         ${SYNC_ADDR[${PEER[$n]}]}
@@ -197,7 +205,7 @@ vrrp_instance VI_MAIL {
     virtual_ipaddress {
         $VIP/24 dev eth0
     }
-    notify "$ST/bin/keepalived-notify.sh $d/keepalived.state"
+    notify "$ST/bin/keepalived-notify.sh $d/keepalived.state $n $TB_DIR"
 }
 KA
 }
@@ -211,7 +219,10 @@ ka_start() {   # ka_start NODE
   start_bg "ka-$n" "$n" /usr/sbin/keepalived -n -l -D --vrrp -f "$d/keepalived.conf" \
     -p "$d/keepalived.pid" -r "$d/keepalived-vrrp.pid" -c "$d/keepalived-checkers.pid" -b "$d/keepalived-bfd.pid"
 }
-ka_stop() { stop_name "ka-$1" 5; }            # ka_stop NODE: TERM (keepalived sends priority 0, peer takes over)
+ka_stop() {                                    # ka_stop NODE: TERM (keepalived sends priority 0, peer takes over)
+  stop_name "ka-$1" 5
+  mail_converge "$1"                           # like an ExecStopPost: the node's mail services follow (stopped)
+}
 ka_kill() {                                    # ka_kill NODE: KILL parent + VRRP child (crash: VIP stays behind)
   local p c; p=$(pid_of "ka-$1"); c=$(cat "$ST/$1/keepalived-vrrp.pid" 2>/dev/null || true)
   for x in $c $p; do alive "$x" && kill -KILL "$x"; done; rm -f "$(pidfile "ka-$1")"; return 0
@@ -237,6 +248,8 @@ write_postfix() {   # write_postfix NODE
   install -d -o root -g root -m 755 "$d/pf-spool"
   install -d -o postfix -g postfix -m 700 "$d/pf-data"
   cp /usr/share/postfix/master.cf.dist "$P/master.cf"
+  # queue directories exist before the first start (the standby's Postfix may never start; its exporter's
+  # queue_dir and postqueue -j sources read the queue all the same): `postfix check` creates them below
   : >"$P/main.cf"
   postconf -c "$P" -e \
     "compatibility_level = 3.6" \
@@ -261,6 +274,7 @@ write_postfix() {   # write_postfix NODE
   # nothing chrooted; the VIP gets its own smtpd listener (inet_interfaces cannot name a non-local address)
   postconf -c "$P" -F '*/*/chroot = n'
   postconf -c "$P" -Me "$VIP:smtp/inet = $VIP:smtp inet n - n - - smtpd"
+  nx "$n" postfix -c "$P" check >>"$LOGS/postfix-$n.start.log" 2>&1 || warn "postfix check on $n failed"
 }
 pf_start() {   # pf_start NODE: postfix daemonizes; its master pid is recorded as postfix-NODE
   local n=$1
@@ -302,6 +316,9 @@ auth_mechanisms = plain login
 auth_username_format = %Ln
 first_valid_uid = 8
 mail_location = maildir:~/Maildir
+# IMAP/POP3 listeners: open on the active node, closed (port 0) on the standby; switched by mail_converge
+# (dc_listeners) + doveadm reload. LMTP, the replicator and the doveadm/dsync listener below always run.
+!include $d/dovecot/listeners.conf
 mail_plugins = \$mail_plugins notify replication
 passdb {
   driver = passwd-file
@@ -352,6 +369,7 @@ plugin {
   mail_replica = tcp:${SYNC_ADDR[$peer]}:$DOVEADM_PORT
 }
 DC
+  dc_write_listeners "$n" closed
   # The same INBOX GUID on both nodes before the first start: otherwise each node creates its own INBOX
   # and dsync swaps the two GUIDs forever.
   for u in "$TEST_USER" "$USER2"; do
@@ -370,6 +388,30 @@ dc_start() {   # dc_start NODE (foreground master, so the recorded pid is Doveco
   wait_for 50 0.1 doveadm_on "$n" replicator status || { log_tail "dovecot-$n"; return 1; }
 }
 dc_stop() { stop_name "dovecot-$1" 5; }
+# dc_write_listeners NODE open|closed: the included listener config (replaced atomically); rc 1 = unchanged
+dc_write_listeners() {
+  local n=$1 port_imap=0 port_pop3=0 f=$ST/$1/dovecot/listeners.conf
+  [ "$2" = open ] && { port_imap=$IMAP_PORT; port_pop3=$POP3_PORT; }
+  printf '# %s (written by e2e/testbed/lib.sh dc_write_listeners; port 0 = listener closed)\nservice imap-login {\n  inet_listener imap {\n    port = %s\n  }\n}\nservice pop3-login {\n  inet_listener pop3 {\n    port = %s\n  }\n}\n' \
+    "$2" "$port_imap" "$port_pop3" >"$f.tmp"
+  if cmp -s "$f.tmp" "$f"; then rm -f "$f.tmp"; return 1; fi
+  mv -f "$f.tmp" "$f"
+}
+listening() { [ -n "$(nx "$1" ss -Hltn "sport = :$2" 2>/dev/null)" ]; }   # listening NODE PORT
+# dc_listeners NODE open|closed: IMAP/POP3 on (or off) the node and VIP addresses; Dovecot keeps running
+# (LMTP, replicator, doveadm/dsync port). Reloads only when the sockets differ from what is wanted, then waits
+# (bounded) until they match.
+not_listening() { ! listening "$@"; }
+dc_listeners() {
+  local n=$1 want=$2 check=listening
+  [ "$want" = open ] || check=not_listening
+  dc_write_listeners "$n" "$want" || true
+  running "dovecot-$n" || return 0
+  "$check" "$n" "$IMAP_PORT" && "$check" "$n" "$POP3_PORT" && return 0
+  doveadm_on "$n" reload >/dev/null 2>&1 || { warn "doveadm reload on $n failed"; return 1; }
+  wait_for 100 0.1 "$check" "$n" "$IMAP_PORT" && wait_for 50 0.1 "$check" "$n" "$POP3_PORT" ||
+    { warn "$n: IMAP/POP3 listeners not $want 10 s after doveadm reload"; return 1; }
+}
 doveadm_on() { local n=$1; shift; nx "$n" doveadm -c "$ST/$n/dovecot/dovecot.conf" "$@"; }
 # replication of every user on NODE done and not failed (doveadm replicator status '*': priority none, not failed)
 repl_synced() {
@@ -386,26 +428,39 @@ repl_heal() {
 }
 has_message() { doveadm_on "$1" search -u "$2" mailbox INBOX header Message-ID "$3" 2>/dev/null | grep -q .; }
 
+# ------------------------------------------------------------------ appliance semantics: mail follows the VRRP role
+# The active node serves mail (Postfix running, Dovecot IMAP/POP3 listeners open); the standby's mail services
+# are stopped (Postfix stopped, IMAP/POP3 listeners closed) while Dovecot keeps running for LMTP and dsync
+# replication, so its doveadm port (the liveness port) stays open. keepalived-notify.sh calls
+# `ops.sh converge NODE` on every transition; ka_stop calls it after keepalived exited.
+# A node "should serve" when its keepalived runs, its state file says MASTER and it is not in maintenance
+# ($ST/NODE/maintenance exists: the update procedure stops and starts services by hand, see ops.sh maint).
+mail_should_serve() {
+  running "ka-$1" && [ "$(ka_state "$1" | cut -d' ' -f3)" = MASTER ] && [ ! -e "$ST/$1/maintenance" ]
+}
+# mail_converge NODE: bring NODE's mail services to what its role says. Serialized per node (flock, bounded
+# wait) and it re-reads the state under the lock, so racing notifications always end in the latest state.
+mail_converge() (
+  n=$1
+  exec 9>"$ST/$n/converge.lock"
+  flock -w 40 9 || { warn "converge $n: lock busy for 40 s"; exit 1; }
+  if mail_should_serve "$n"; then svc_start "$n"; else svc_stop "$n"; fi
+)
+svc_start() { pf_start "$1" && dc_listeners "$1" open; }                        # svc_start NODE: mail services on
+svc_stop() { local rc=0; pf_stop "$1" || rc=1; dc_listeners "$1" closed || rc=1; return $rc; }   # ... off
+maint() { case "$2" in on) : >"$ST/$1/maintenance" ;; off) rm -f "$ST/$1/maintenance" ;; esac; }   # maint NODE on|off
+
 # ------------------------------------------------------------------ exporters, Prometheus, Alertmanager
 . "$TB_DIR/exporter-config.sh"
 exporter_targets() { local n; for n in "${NODES[@]}"; do echo "${ADDR[$n]}:$EXPORTER_PORT"; done; echo "$CLIENT_IP:$EXPORTER_PORT"; }
-exp_start() {   # exp_start NODE|client
-  local who=$1 cfg=$ST/$1/exporter.yml
-  [ -x "$EXPORTER_BIN" ] || { warn "exporter binary $EXPORTER_BIN not found: exporter-$who not started"; return 0; }
+exp_start() {   # exp_start NODE|client (a config --config.check rejects is fatal: nothing is left out)
+  local who=$1 cfg=$ST/$1/exporter.yml out
+  [ -x "$EXPORTER_BIN" ] || die "exporter binary $EXPORTER_BIN not found (make build)"
   running "exporter-$who" && return 0
   mkdir -p "$ST/$who"
-  local common=(--config.file="$cfg" --windows.file="$ST/$who/windows.json") out t i
-  # The exporter is written in parallel: a source type it does not implement yet is left out (loudly), so
-  # the rest still runs. Any other rejection is logged and the exporter started anyway (it will say why).
-  for ((i = 0; i < 8; i++)); do
-    exporter_config "$who" >"$cfg"
-    out=$("$EXPORTER_BIN" "${common[@]}" --config.check 2>&1) && break
-    echo "$out" >>"$LOGS/exporter-$who.log"
-    t=$(sed -n 's/.*type "\([a-z_]*\)" is not implemented yet.*/\1/p' <<<"$out" | head -1)
-    [ -n "$t" ] || { warn "exporter-$who: --config.check rejects $cfg: $out"; break; }
-    warn "exporter-$who: source type '$t' not implemented yet by $EXPORTER_BIN: left out of $cfg"
-    EXPORTER_SKIP_SOURCES="${EXPORTER_SKIP_SOURCES:-} $t"
-  done
+  local common=(--config.file="$cfg" --windows.file="$WINDOWS_FILE")
+  exporter_config "$who" >"$cfg"
+  out=$("$EXPORTER_BIN" "${common[@]}" --config.check 2>&1) || die "exporter-$who: --config.check rejects $cfg: $out"
   if [ "$who" = client ]; then
     start_bg "exporter-$who" client "$EXPORTER_BIN" "${common[@]}" --web.listen-address="$CLIENT_IP:$EXPORTER_PORT"
   else
@@ -414,12 +469,15 @@ exp_start() {   # exp_start NODE|client
   fi
 }
 exp_stop() { stop_name "exporter-$1" 5; }
+# the node's "software version" (the exporter's `version` source cats it): set_version NODE VERSION
+set_version() { printf '%s\n' "$2" >"$ST/$1/version.tmp" && mv -f "$ST/$1/version.tmp" "$ST/$1/version"; }
 
-rule_files() {   # the rules engineer's mailcluster.*.yml that promtool accepts as rule files
+rule_files() {   # every $RULES_DIR/mailcluster.*.yml; one that promtool rejects is fatal (nothing is skipped)
   local f
   for f in "$RULES_DIR"/mailcluster.*.yml; do
     [ -f "$f" ] || continue
-    if promtool check rules "$f" >/dev/null 2>&1; then echo "$f"; else warn "skipping $f: promtool check rules fails"; fi
+    promtool check rules "$f" >/dev/null 2>&1 || { promtool check rules "$f" >&2; die "promtool check rules rejects $f"; }
+    echo "$f"
   done
 }
 write_prometheus_config() {
@@ -434,7 +492,7 @@ global:
   evaluation_interval: 3s
 rule_files:
 PC
-    t=$(rule_files); echo "$t" >"$ST/client/rule_files.txt"
+    t=$(rule_files) || exit 1; echo "$t" >"$ST/client/rule_files.txt"
     if [ -n "$t" ]; then for f in $t; do echo "  - $f"; done; else echo "  []"; fi
     cat <<PC
 alerting:
@@ -443,6 +501,8 @@ alerting:
         - targets: ['$CLIENT_IP:$AM_PORT']
 scrape_configs:
   - job_name: mailcluster
+PC
+    cat <<PC
     static_configs:
 PC
     for f in "${NODES[@]}"; do
@@ -545,6 +605,18 @@ table inet mce2e_repl {
 NFT
 }
 repl_unblock() { nx "$1" nft delete table inet mce2e_repl 2>/dev/null || true; }
+# repl_stall NODE: on NODE's sync link, let TCP handshakes and bare ACK/FIN to the doveadm port through but drop
+# every inbound segment carrying data: the port stays reachable (peer_tcp, liveness: up) while the peer's dsync
+# hangs with its request queued = "syncing" (yellow), not failed. repl_unblock NODE undoes it.
+repl_stall() {
+  nx "$1" nft -f - <<NFT
+table inet mce2e_repl
+delete table inet mce2e_repl
+table inet mce2e_repl {
+  chain in { type filter hook input priority 0; policy accept; iifname "sync0" tcp dport $DOVEADM_PORT ip length > 64 drop; }
+}
+NFT
+}
 link_set() { ip -n "${NS[$1]}" link set "$2" "$3"; }   # link_set NODE eth0|sync0 up|down
 
 # ------------------------------------------------------------------ teardown (also used by up.sh for stale state)

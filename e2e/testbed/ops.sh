@@ -3,10 +3,16 @@
 #
 #   ops.sh keepalived stop|start|kill NODE    TERM (graceful: peer takes over) / start / KILL (crash: VIP stays)
 #   ops.sh postfix    stop|start NODE
-#   ops.sh dovecot    stop|start NODE
+#   ops.sh dovecot    stop|start NODE           the whole Dovecot (replication too)
+#   ops.sh services   stop|start NODE           mail services by hand: Postfix + Dovecot IMAP/POP3 listeners
+#   ops.sh listeners  open|close NODE           Dovecot IMAP/POP3 listeners only (doveadm reload)
+#   ops.sh converge   NODE                      mail services to what the role says (keepalived notify calls it)
+#   ops.sh maint      on|off NODE               maintenance: converge keeps the services stopped even on MASTER
+#   ops.sh version    NODE VERSION              the version the node's exporter reports (`version` source)
 #   ops.sh exporter   stop|start NODE|client
 #   ops.sh vrrp       cut|restore [NODE...]   drop VRRP on the sync link (default both nodes): split brain
 #   ops.sh repl       block|unblock NODE [drop|reject]   doveadm/dsync port $DOVEADM_PORT on NODE's sync link
+#   ops.sh repl       stall NODE                port stays reachable, data dropped: the peer's dsync hangs (syncing)
 #   ops.sh link       NODE eth0|sync0 up|down
 #   ops.sh deliver    [ADDR] [RCPT] [SUBJECT] SMTP from the client ns (default VIP, testuser@e2e.test); prints Message-ID
 #   ops.sh has-message NODE MESSAGE-ID [USER] exit 0 if NODE's INBOX has it
@@ -46,12 +52,23 @@ case "$op" in
   exporter)
     [ "${2:-}" = client ] || node_arg "${2:-}"
     case "$1" in stop) exp_stop "$2" ;; start) exp_start "$2" ;; *) usage ;; esac ;;
+  services)
+    node_arg "${2:-}"
+    case "$1" in stop) svc_stop "$2" ;; start) svc_start "$2" ;; *) usage ;; esac ;;
+  listeners)
+    node_arg "${2:-}"
+    case "$1" in open) dc_listeners "$2" open ;; close) dc_listeners "$2" closed ;; *) usage ;; esac ;;
+  converge) node_arg "${1:-}"; mail_converge "$1" ;;
+  maint)
+    node_arg "${2:-}"
+    case "$1" in on | off) maint "$2" "$1" ;; *) usage ;; esac ;;
+  version) node_arg "${1:-}"; [ -n "${2:-}" ] || usage; set_version "$1" "$2" ;;
   vrrp)
     a=$1; shift; for n in "$@"; do node_arg "$n"; done
     case "$a" in cut) vrrp_cut "$@" ;; restore) vrrp_restore "$@" ;; *) usage ;; esac ;;
   repl)
     node_arg "${2:-}"
-    case "$1" in block) repl_block "$2" "${3:-reject}" ;; unblock) repl_unblock "$2" ;; *) usage ;; esac ;;
+    case "$1" in block) repl_block "$2" "${3:-reject}" ;; unblock) repl_unblock "$2" ;; stall) repl_stall "$2" ;; *) usage ;; esac ;;
   link) node_arg "${1:-}"; [[ "${2:-}" =~ ^(eth0|sync0)$ && "${3:-}" =~ ^(up|down)$ ]] || usage; link_set "$1" "$2" "$3" ;;
   deliver) deliver "${1:-$VIP}" "${2:-$TEST_USER@$MAIL_DOMAIN}" "${3:-e2e test}" ;;
   has-message) node_arg "${1:-}"; has_message "$1" "${3:-$TEST_USER}" "$2" ;;

@@ -6,7 +6,8 @@
 #   mce2e-a    node-a 10.213.47.11 (sync0 10.213.48.11): keepalived (prio 150), Postfix, Dovecot, exporter :19025
 #   mce2e-b    node-b 10.213.47.12 (sync0 10.213.48.12): keepalived (prio 100), Postfix, Dovecot, exporter :19025
 #   VIP 10.213.47.10 (VRRP vrid 47, unicast over the sync link)
-# Env: EXPORTER_BIN (default <repo>/mailcluster_exporter), RULES_DIR (default <repo>/rules), MC_E2E_STATE (/run/mc-e2e)
+#   Appliance semantics: mail services (Postfix, Dovecot IMAP/POP3) run on the VRRP MASTER only (keepalived-notify.sh)
+# Env: EXPORTER_BIN (default <repo>/mailcluster_exporter, required), RULES_DIR (default <repo>/rules), MC_E2E_STATE (/run/mc-e2e)
 # State: $MC_E2E_STATE/{pids,logs,ns,bin,dovecot,node-a,node-b,client}. Undo with down.sh.
 set -euo pipefail
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
@@ -29,24 +30,27 @@ lap "namespaces, bridge, sync link"
 
 install_notify_script
 write_users
-for n in "${NODES[@]}"; do write_keepalived "$n"; write_postfix "$n"; write_dovecot "$n"; done
+for n in "${NODES[@]}"; do write_keepalived "$n"; write_postfix "$n"; write_dovecot "$n"; set_version "$n" 1.0.0; done
+rm -f "$WINDOWS_FILE"
 lap "configs written"
 
-for n in "${NODES[@]}"; do ka_start "$n"; done
-# Postfix's first start on an empty queue directory takes ~2 s: both nodes in parallel
-pf=(); for n in "${NODES[@]}"; do pf_start "$n" & pf+=($!); done
-for p in "${pf[@]}"; do wait "$p" || die "postfix failed to start (see $LOGS/postfix-*.log)"; done
-lap "keepalived + postfix started"
-
-# Dovecot: node-a first. Its start-up sync fails (node-b is not up yet) and would be retried only after 5 min;
-# node-b's start-up sync (b -> a) succeeds. Wait for that, THEN re-queue on node-a (syncing the same user from
-# both sides at once deadlocks on the mailbox sync lock until a 30 s timeout).
+# Dovecot first (IMAP/POP3 listeners closed: nobody is active yet). node-a first. Its start-up sync fails (node-b is
+# not up yet) and would be retried only after 5 min; node-b's start-up sync (b -> a) succeeds. Wait for that, THEN
+# re-queue on node-a (syncing the same user from both sides at once deadlocks on the mailbox sync lock for 30 s).
 dc_start node-a || die "dovecot on node-a failed"
 dc_start node-b || die "dovecot on node-b failed"
 wait_for 150 0.1 repl_synced node-b || warn "node-b: replication not in sync after 15 s"
 doveadm_on node-a replicator replicate '*' >/dev/null
 wait_for 150 0.1 repl_synced node-a || warn "node-a: replication not in sync after 15 s"
 lap "dovecot started, replication in sync"
+
+# keepalived: node-a (priority 150) becomes MASTER; its notify script starts Postfix and opens the IMAP/POP3
+# listeners there (appliance semantics: the standby's mail services stay stopped). Postfix's first start ~2 s.
+for n in "${NODES[@]}"; do ka_start "$n"; done
+wait_for 100 0.1 vip_on node-a || die "VIP not on node-a after 10 s (holders: $(vip_holders))"
+wait_for 200 0.1 running postfix-node-a || die "Postfix not started on node-a by the notify script (see $LOGS/converge-node-a.log)"
+wait_for 100 0.1 listening node-a "$IMAP_PORT" || die "IMAP not open on node-a (see $LOGS/converge-node-a.log)"
+lap "keepalived: node-a MASTER, mail services up"
 
 for n in "${NODES[@]}" client; do exp_start "$n"; done
 am_start
@@ -55,10 +59,8 @@ wait_for 100 0.1 prom_ready || { log_tail prometheus 10; die "prometheus not rea
 wait_for 100 0.1 am_ready || { log_tail alertmanager 10; die "alertmanager not ready"; }
 lap "exporters, prometheus, alertmanager"
 for n in "${NODES[@]}" client; do
-  [ -e "$(pidfile "exporter-$n")" ] && ! running "exporter-$n" && { warn "exporter-$n exited:"; log_tail "exporter-$n"; }
+  running "exporter-$n" || { log_tail "exporter-$n"; die "exporter-$n exited"; }
 done
 
-wait_for 100 0.1 vip_on node-a || warn "VIP not on node-a after 10 s (holders: $(vip_holders))"
-lap "VIP on node-a"
 log "up: VIP $VIP on $(vip_holders); keepalived: node-a=$(ka_state node-a | cut -d' ' -f3) node-b=$(ka_state node-b | cut -d' ' -f3)"
 log "Prometheus http://$CLIENT_IP:$PROM_PORT  Alertmanager http://$CLIENT_IP:$AM_PORT  (from the client ns: $TB_DIR/ops.sh sh)"

@@ -286,6 +286,17 @@ func ParseDsyncStatus(r io.Reader) ([]DsyncSlot, error) {
 	return out, nil
 }
 
+// inFlight counts the dsync slots busy with a user.
+func inFlight(slots []DsyncSlot) int {
+	busy := 0
+	for _, s := range slots {
+		if s.Username != "" {
+			busy++
+		}
+	}
+	return busy
+}
+
 // PeerReachable infers from the dsync slots whether the replica peer is
 // reachable: true when a slot is connected (Idle, Waiting for handshake,
 // Waiting for dsync to finish), else false when a slot reports "Failed to
@@ -358,7 +369,9 @@ func NodeFacts(in Input) *facts.Node {
 		if failedReq > 0 {
 			causes = append(causes, fmt.Sprintf("%d failed replication requests", failedReq))
 		}
-	case pending > 0:
+	case pending > 0 || inFlight(in.Dsync) > 0:
+		// queued requests, or a dsync running right now (a slot busy with
+		// a user: nothing is queued while the only change is being synced)
 		n.SyncState = facts.SyncSyncing
 	default:
 		n.SyncState = facts.SyncSynced

@@ -99,6 +99,8 @@ func TestMappingTable(t *testing.T) {
 		{"peer connected", Input{Overview: ov(0, 0, 0, 0, 0, 0), Peer: "mx2", Dsync: []DsyncSlot{{Type: "-", Status: "Not connected"}, {Type: "-", Status: "Idle"}}}, "synced items=0 peers=map[mx2:true]"},
 		{"peer failing", Input{Overview: ov(1, 0, 0, 0, 0, 0), Peer: "mx2", Dsync: []DsyncSlot{{Type: "-", Status: "Failed to connect to '/var/run/dovecot/doveadm-server' - last attempt 3 secs ago"}}}, "syncing items=1 peers=map[mx2:false]"},
 		{"peer unknown", Input{Overview: ov(0, 0, 0, 0, 0, 0), Peer: "mx2", Dsync: []DsyncSlot{{Type: "-", Status: "Not connected"}}}, "synced items=0 peers=map[]"},
+		// a dsync running with nothing queued (the only change is being synced now)
+		{"sync in flight", Input{Overview: ov(0, 0, 0, 0, 0, 0), Peer: "mx2", Dsync: []DsyncSlot{{Username: "u", Type: "incremental", Status: "Waiting for dsync to finish"}}}, "syncing items=0 peers=map[mx2:true]"},
 	} {
 		n := NodeFacts(c.in)
 		items := float64(-1)
