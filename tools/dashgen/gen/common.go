@@ -106,35 +106,29 @@ func pos(x, y, w, h uint32) dashboard.GridPos {
 	return dashboard.GridPos{X: x, Y: y, W: w, H: h}
 }
 
-// instant is an instant query (stat, bar gauge and table panels show "now").
-func instant(ref, expr, legend string) cog.Builder[variants.Dataquery] {
+// promQ is what every query shares: the ${datasource} variable, a ref id,
+// the expression (trimmed) and a legend.
+func promQ(ref, expr, legend string) *prometheus.DataqueryBuilder {
 	return prometheus.NewDataqueryBuilder().
 		Datasource(ds()).
 		RefId(ref).
 		Expr(strings.TrimSpace(expr)).
-		LegendFormat(legend).
-		Instant()
+		LegendFormat(legend)
+}
+
+// instant is an instant query (stat, bar gauge and table panels show "now").
+func instant(ref, expr, legend string) cog.Builder[variants.Dataquery] {
+	return promQ(ref, expr, legend).Instant()
 }
 
 // rangeQ is a range query (time series, state timeline, status history).
 func rangeQ(ref, expr, legend string) cog.Builder[variants.Dataquery] {
-	return prometheus.NewDataqueryBuilder().
-		Datasource(ds()).
-		RefId(ref).
-		Expr(strings.TrimSpace(expr)).
-		LegendFormat(legend).
-		Range()
+	return promQ(ref, expr, legend).Range()
 }
 
-// table is an instant query in table format.
+// tableQ is an instant query in table format.
 func tableQ(ref, expr string) cog.Builder[variants.Dataquery] {
-	return prometheus.NewDataqueryBuilder().
-		Datasource(ds()).
-		RefId(ref).
-		Expr(strings.TrimSpace(expr)).
-		LegendFormat("__auto").
-		Format(prometheus.PromQueryFormatTable).
-		Instant()
+	return promQ(ref, expr, "__auto").Format(prometheus.PromQueryFormatTable).Instant()
 }
 
 // mapping is one value -> text/colour entry.
@@ -152,39 +146,32 @@ func mappings(ms ...mapping) []dashboard.ValueMapping {
 	return []dashboard.ValueMapping{{ValueMap: &dashboard.ValueMap{Type: dashboard.MappingTypeValueToText, Options: opts}}}
 }
 
+// statusModel maps the codes of the status model (0 gray, 1 green, 2 yellow,
+// 3 red) to the given texts; extra mappings follow.
+func statusModel(gray, green, yellow, red string, extra ...mapping) []dashboard.ValueMapping {
+	ms := []mapping{
+		{"0", gray, colorGray},
+		{"1", green, colorGreen},
+		{"2", yellow, colorYellow},
+		{"3", red, colorRed},
+	}
+	return mappings(append(ms, extra...)...)
+}
+
 // Value mappings of the status model and the facts shown as states.
 var (
 	// mailcluster:status:code as shown on the wall tile. 12 and 13 are the
 	// tile query's refinements of 2 and 3 (see tileExpr).
-	statusTileMappings = mappings(
-		mapping{"0", "REDUNDANCY OFF", colorGray},
-		mapping{"1", "OK", colorGreen},
-		mapping{"2", "SYNCING", colorYellow},
-		mapping{"3", "DOWN", colorRed},
+	statusTileMappings = statusModel("REDUNDANCY OFF", "OK", "SYNCING", "DOWN",
 		mapping{"12", "DEGRADED", colorYellow},
 		mapping{"13", "RED", colorRed},
 	)
 	// mailcluster:redundancy_status:code (the Active Monitor's redundancy state).
-	redundancyMappings = mappings(
-		mapping{"0", "REDUNDANCY OFF", colorGray},
-		mapping{"1", "OK", colorGreen},
-		mapping{"2", "SYNCING", colorYellow},
-		mapping{"3", "RED", colorRed},
-	)
+	redundancyMappings = statusModel("REDUNDANCY OFF", "OK", "SYNCING", "RED")
 	// mailcluster:service_status:code / mailcluster:virtual_service_status:code.
-	serviceMappings = mappings(
-		mapping{"0", "STOPPED", colorGray},
-		mapping{"1", "OK", colorGreen},
-		mapping{"2", "WARN", colorYellow},
-		mapping{"3", "DOWN", colorRed},
-	)
+	serviceMappings = statusModel("STOPPED", "OK", "WARN", "DOWN")
 	// Colour of one cause in the "why not green" panels (value = colour code).
-	causeMappings = mappings(
-		mapping{"0", "OFF", colorGray},
-		mapping{"1", "OK", colorGreen},
-		mapping{"2", "WARN", colorYellow},
-		mapping{"3", "RED", colorRed},
-	)
+	causeMappings = statusModel("OFF", "OK", "WARN", "RED")
 	// roleExpr codes.
 	roleMappings = mappings(
 		mapping{"1", "ACTIVE", colorGreen},
@@ -195,11 +182,7 @@ var (
 		mapping{"6", "UNKNOWN", colorRed},
 	)
 	// syncStateExpr codes.
-	syncMappings = mappings(
-		mapping{"0", "DISABLED", colorGray},
-		mapping{"1", "SYNCED", colorGreen},
-		mapping{"2", "SYNCING", colorYellow},
-		mapping{"3", "OUT OF SYNC", colorRed},
+	syncMappings = statusModel("DISABLED", "SYNCED", "SYNCING", "OUT OF SYNC",
 		mapping{"4", "UNKNOWN", colorRed},
 	)
 	peerMappings = mappings(
@@ -312,45 +295,44 @@ func datasourceVar() cog.Builder[dashboard.VariableModel] {
 		Description("Prometheus that scrapes mailcluster_exporter and loads rules/mailcluster.rules.yml")
 }
 
-// clusterVar is the cluster picker. multi: the wall's multi-value variable
-// with "All" (rows repeat per value); single-valued otherwise.
-func clusterVar(multi bool) cog.Builder[dashboard.VariableModel] {
-	q := "label_values(mailcluster_node_info, cluster)"
-	v := dashboard.NewQueryVariableBuilder("cluster").
-		Label("Cluster").
-		Description("Clusters from mailcluster_node_info (every configured node exports it)").
+// queryVar is a label_values variable, refreshed with the time range.
+func queryVar(name, label, description, q string) *dashboard.QueryVariableBuilder {
+	return dashboard.NewQueryVariableBuilder(name).
+		Label(label).
+		Description(description).
 		Datasource(ds()).
 		Query(dashboard.StringOrMap{String: ptr(q)}).
 		Definition(q).
 		Refresh(dashboard.VariableRefreshOnTimeRangeChanged).
 		Sort(dashboard.VariableSortAlphabeticalAsc)
-	if multi {
-		v = v.Multi(true).IncludeAll(true).AllValue(".+").
-			Current(dashboard.VariableOption{
-				Selected: ptr(true),
-				Text:     dashboard.StringOrArrayOfString{ArrayOfString: []string{"All"}},
-				Value:    dashboard.StringOrArrayOfString{ArrayOfString: []string{"$__all"}},
-			})
-	}
-	return v
 }
 
-func nodeVar() cog.Builder[dashboard.VariableModel] {
-	q := `label_values(mailcluster_node_info{cluster="$cluster"}, node)`
-	return dashboard.NewQueryVariableBuilder("node").
-		Label("Node").
-		Description("Nodes of the selected cluster; per-node panels repeat for each").
-		Datasource(ds()).
-		Query(dashboard.StringOrMap{String: ptr(q)}).
-		Definition(q).
-		Refresh(dashboard.VariableRefreshOnTimeRangeChanged).
-		Sort(dashboard.VariableSortAlphabeticalAsc).
-		Multi(true).IncludeAll(true).AllValue(".+").
+// withAll makes v multi-valued with an "All" option (any value), selected.
+func withAll(v *dashboard.QueryVariableBuilder) *dashboard.QueryVariableBuilder {
+	return v.Multi(true).IncludeAll(true).AllValue(".+").
 		Current(dashboard.VariableOption{
 			Selected: ptr(true),
 			Text:     dashboard.StringOrArrayOfString{ArrayOfString: []string{"All"}},
 			Value:    dashboard.StringOrArrayOfString{ArrayOfString: []string{"$__all"}},
 		})
+}
+
+// clusterVar is the cluster picker. multi: the wall's multi-value variable
+// with "All" (rows repeat per value); single-valued otherwise.
+func clusterVar(multi bool) cog.Builder[dashboard.VariableModel] {
+	v := queryVar("cluster", "Cluster",
+		"Clusters from mailcluster_node_info (every configured node exports it)",
+		"label_values(mailcluster_node_info, cluster)")
+	if multi {
+		v = withAll(v)
+	}
+	return v
+}
+
+func nodeVar() cog.Builder[dashboard.VariableModel] {
+	return withAll(queryVar("node", "Node",
+		"Nodes of the selected cluster; per-node panels repeat for each",
+		`label_values(mailcluster_node_info{cluster="$cluster"}, node)`))
 }
 
 func row(title string, y uint32) *dashboard.RowBuilder {

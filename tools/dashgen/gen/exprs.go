@@ -18,6 +18,11 @@ func sel(metric, m string, extra ...string) string {
 	return metric + "{" + strings.Join(all, ", ") + "}"
 }
 
+// maxBy aggregates expr with max by the labels in by ("node", "node, queue").
+func maxBy(by, expr string) string {
+	return "max by(" + by + ")(" + expr + ")"
+}
+
 // tileExpr is the wall tile: mailcluster:status:code, refined so the text
 // never lies about the cause: 2 stays 2 (SYNCING) only when the redundancy
 // state is yellow (i.e. syncing), otherwise it becomes 12 (DEGRADED: a slow

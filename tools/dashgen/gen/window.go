@@ -4,10 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
-	"github.com/grafana/grafana-foundation-sdk/go/table"
 	"github.com/grafana/grafana-foundation-sdk/go/text"
 )
 
@@ -82,59 +80,38 @@ func nextStepMappings() []dashboard.ValueMapping {
 func windowDashboard() (dashboard.Dashboard, error) {
 	const m = `cluster="$cluster"`
 
-	b := dashboard.NewDashboardBuilder(windowTitle).
-		Uid(UIDWindow).
-		Tags([]string{Tag}).
-		Description("Software update procedure for one cluster: the update gates of mailcluster:update_gate:ok as an ordered checklist, the window's remaining time, sync progress and the early-start caveats.").
-		Readonly().
+	b := newDashboard(windowTitle, UIDWindow, "Software update procedure for one cluster: the update gates of mailcluster:update_gate:ok as an ordered checklist, the window's remaining time, sync progress and the early-start caveats.").
 		Refresh("30s").
 		Time("now-3h", "now").
-		Timezone("browser").
 		Tooltip(dashboard.DashboardCursorSyncCrosshair).
-		Links(dashboardLinks()).
-		WithVariable(datasourceVar()).
 		WithVariable(clusterVar(false)).
-		Annotation(dashboard.NewAnnotationQueryBuilder().
-			Name("Window opened / closed").
-			Datasource(ds()).
-			Enable(true).
-			IconColor("blue").
-			Expr(`max by(cluster)(changes(mailcluster_update_window_open{cluster="$cluster"}[2m])) > 0`).
-			Step("1m").
+		Annotation(changeAnnotation("Window opened / closed", "blue", "mailcluster_update_window_open", "cluster", m).
 			TitleFormat("Update window opened or closed").
-			TextFormat("cluster {{cluster}}").
-			TagKeys("cluster"))
+			TextFormat("cluster {{cluster}}"))
 
-	b.WithPanel(bigStat("Update window", pos(0, 0, 5, 4)).
+	b.WithPanel(windowOpenStat(pos(0, 0, 5, 4), m).
 		Description("mailcluster_update_window_open. Open one with: mailcluster_exporter window open --cluster X --for 2h --reason \"…\". While open, no critical alert fires for the cluster.").
-		WithTarget(instant("A", fmt.Sprintf("max by(cluster)(%s)", sel("mailcluster_update_window_open", m)), "{{cluster}}")).
-		TextMode(common.BigValueTextModeValue).
-		Mappings(windowMappings).
-		NoValue("NO DATA").
-		Links([]cog.Builder[dashboard.DashboardLink]{link("NOC wall", dashURL(UIDWall, "var-cluster=$cluster"), false), runbook("MailclusterUpdateWindowOpen.md")}))
+		Links(links(dashLink("NOC wall", UIDWall), runbook("MailclusterUpdateWindowOpen.md"))))
 	b.WithPanel(bigStat("Time remaining", pos(5, 0, 5, 4)).
 		Description("mailcluster_update_window_end_timestamp_seconds - time(). Yellow in the last 30 minutes, red in the last 5 (MailclusterUpdateWindowExpired fires then if the cluster is not green) and after the end.").
-		WithTarget(instant("A", fmt.Sprintf("max by(cluster)(%s) - time()", sel("mailcluster_update_window_end_timestamp_seconds", m)), "{{cluster}}")).
-		TextMode(common.BigValueTextModeValue).
+		WithTarget(instant("A", maxBy("cluster", sel("mailcluster_update_window_end_timestamp_seconds", m))+" - time()", "{{cluster}}")).
+		TextMode(showValue).
 		Unit("dtdurations").
 		Thresholds(thresholds(colorRed, 300, colorYellow, 1800, colorGreen)).
 		NoValue("no window open").
-		Links([]cog.Builder[dashboard.DashboardLink]{runbook("MailclusterUpdateWindowExpired.md")}))
+		Links(runbooks("MailclusterUpdateWindowExpired.md")))
 	b.WithPanel(bigStat("Window ends", pos(10, 0, 5, 4)).
 		Description("mailcluster_update_window_end_timestamp_seconds.").
-		WithTarget(instant("A", fmt.Sprintf("max by(cluster)(%s) * 1000", sel("mailcluster_update_window_end_timestamp_seconds", m)), "{{cluster}}")).
-		TextMode(common.BigValueTextModeValue).
+		WithTarget(instant("A", maxBy("cluster", sel("mailcluster_update_window_end_timestamp_seconds", m))+" * 1000", "{{cluster}}")).
+		TextMode(showValue).
 		ColorMode(common.BigValueColorModeNone).
 		Unit("dateTimeAsIso").
 		NoValue("no window open").
-		Links([]cog.Builder[dashboard.DashboardLink]{runbook("MailclusterUpdateWindowOpen.md")}))
-	b.WithPanel(bigStat("Next step", pos(15, 0, 9, 4)).
+		Links(runbooks("MailclusterUpdateWindowOpen.md")))
+	b.WithPanel(codeStat("Next step", pos(15, 0, 9, 4), showValue, nextStepMappings(), "NO DATA").
 		Description("The first gate of the procedure that is not satisfied yet, and the step it unlocks (early_start_ok is an optional shortcut and not part of the sequence).").
 		WithTarget(instant("A", nextStepExpr(m), "{{cluster}}")).
-		TextMode(common.BigValueTextModeValue).
-		Mappings(nextStepMappings()).
-		NoValue("NO DATA").
-		Links([]cog.Builder[dashboard.DashboardLink]{runbook("MailclusterUpdateWindowOpen.md")}))
+		Links(runbooks("MailclusterUpdateWindowOpen.md")))
 
 	// The checklist: one line per gate, in procedure order.
 	for i, g := range Gates {
@@ -142,71 +119,35 @@ func windowDashboard() (dashboard.Dashboard, error) {
 		if g.Name == optionalGate {
 			title = fmt.Sprintf("%d. %s (optional) — %s", i+1, g.Name, g.Condition)
 		}
-		b.WithPanel(bigStat(title, pos(0, uint32(4+3*i), 14, 3)).
+		gateMappings := mappings(
+			mapping{"1", "✔  unlocked: " + g.Unlocks, colorGreen},
+			mapping{"0", "✘  locked: " + g.Unlocks, colorRed},
+		)
+		b.WithPanel(codeStat(title, pos(0, uint32(4+3*i), 14, 3), showValue, gateMappings, "? no data for this gate").
 			Description(fmt.Sprintf("mailcluster:update_gate:ok{gate=%q}: %s. Unlocks: %s.", g.Name, g.Condition, g.Unlocks)).
-			WithTarget(instant("A", fmt.Sprintf("max by(cluster)(%s)", sel("mailcluster:update_gate:ok", m, fmt.Sprintf("gate=%q", g.Name))), g.Name)).
-			TextMode(common.BigValueTextModeValue).
+			WithTarget(instant("A", maxBy("cluster", sel("mailcluster:update_gate:ok", m, fmt.Sprintf("gate=%q", g.Name))), g.Name)).
 			JustifyMode(common.BigValueJustifyModeAuto).
-			Mappings(mappings(
-				mapping{"1", "✔  unlocked: " + g.Unlocks, colorGreen},
-				mapping{"0", "✘  locked: " + g.Unlocks, colorRed},
-			)).
-			NoValue("? no data for this gate").
-			Links([]cog.Builder[dashboard.DashboardLink]{runbook("MailclusterUpdateWindowOpen.md")}))
+			Links(runbooks("MailclusterUpdateWindowOpen.md")))
 	}
 
 	// Right column: redundancy, sync, gated services, caveats.
-	b.WithPanel(bigStat("Redundancy state", pos(14, 4, 10, 4)).
+	b.WithPanel(codeStat("Redundancy state", pos(14, 4, 10, 4), showValueAndName, redundancyMappings, "NO DATA").
 		Description("mailcluster:redundancy_status:code and its reasons.").
 		WithTarget(instant("A", sel("mailcluster:redundancy_status:code", m), "state")).
 		WithTarget(instant("B", causesExpr(m), "{{reason}}")).
-		TextMode(common.BigValueTextModeValueAndName).
-		Mappings(redundancyMappings).
 		OverrideByQuery("B", []dashboard.DynamicConfigValue{{Id: "mappings", Value: causeMappings}}).
-		NoValue("NO DATA").
-		Links([]cog.Builder[dashboard.DashboardLink]{link("Cluster detail", dashURL(UIDCluster, "var-cluster=$cluster"), false), runbook("MailclusterRedundancyRed.md")}))
-	b.WithPanel(bigStat("Sync state", pos(14, 8, 10, 4)).
-		Description("mailcluster_sync_state per node.").
-		WithTarget(instant("A", syncStateExpr(m), "{{node}}")).
-		TextMode(common.BigValueTextModeValueAndName).
-		Mappings(syncMappings).
-		NoValue("no sync source").
-		Links([]cog.Builder[dashboard.DashboardLink]{runbook("MailclusterSyncStalled.md")}))
-	b.WithPanel(progressGauge("Sync progress", pos(14, 12, 10, 5), m))
-	b.WithPanel(table.NewPanelBuilder().
-		Title("Gated services").
-		Description("Services with gated=\"true\" in mailcluster_service_info (stopped during updates), per node and through the virtual address: all STOPPED for services_stopped, RUNNING on the active node and the virtual address for services_running.").
-		Datasource(ds()).
-		GridPos(pos(14, 17, 10, 6)).
-		WithTarget(tableQ("A", fmt.Sprintf(`
+		Links(links(dashLink("Cluster detail", UIDCluster), runbook("MailclusterRedundancyRed.md"))))
+	b.WithPanel(syncStateStat(pos(14, 8, 10, 4), m, "mailcluster_sync_state per node."))
+	b.WithPanel(progressGauge(pos(14, 12, 10, 5), m))
+	b.WithPanel(matrixTable("Gated services", pos(14, 17, 10, 6), fmt.Sprintf(`
 max by(node, service)(%s and on(cluster, service) %s)
   or
 label_replace(max by(service)(%s and on(cluster, service) %s), "node", "virtual address", "", "")`,
-			sel("mailcluster:service_up:max", m), sel("mailcluster_service_info", m, `gated="true"`),
-			sel("mailcluster:virtual_service_up:max", m), sel("mailcluster_service_info", m, `gated="true"`)))).
-		WithTransformation(dashboard.DataTransformerConfig{
-			Id:      "groupingToMatrix",
-			Options: map[string]any{"columnField": "node", "rowField": "service", "valueField": "Value", "emptyValue": "null"},
-		}).
-		ShowHeader(true).
+		sel("mailcluster:service_up:max", m), sel("mailcluster_service_info", m, `gated="true"`),
+		sel("mailcluster:virtual_service_up:max", m), sel("mailcluster_service_info", m, `gated="true"`)), upMappings).
+		Description("Services with gated=\"true\" in mailcluster_service_info (stopped during updates), per node and through the virtual address: all STOPPED for services_stopped, RUNNING on the active node and the virtual address for services_running.").
 		CellHeight(common.TableCellHeightMd).
-		Footer(noFooter()).
-		Align(common.FieldTextAlignmentCenter).
-		CellOptions(common.TableCellOptions{TableColoredBackgroundCellOptions: &common.TableColoredBackgroundCellOptions{
-			Type: common.TableCellDisplayModeColorBackground,
-			Mode: ptr(common.TableCellBackgroundDisplayModeBasic),
-		}}).
-		Unit("none").
-		Mappings(upMappings).
-		ColorScheme(thresholdColor()).
-		Thresholds(thresholds("transparent")).
-		NoValue("—").
-		OverrideByName("service\\node", []dashboard.DynamicConfigValue{
-			{Id: "displayName", Value: "service"},
-			{Id: "custom.cellOptions", Value: map[string]any{"type": "auto"}},
-			{Id: "custom.align", Value: "left"},
-		}).
-		Links([]cog.Builder[dashboard.DashboardLink]{runbook("MailclusterServicesStartedBeforeSyncComplete.md")}))
+		Links(runbooks("MailclusterServicesStartedBeforeSyncComplete.md")))
 	b.WithPanel(text.NewPanelBuilder().
 		Title("Early start: caveats").
 		Description("Seed facts of DESIGN §5: while syncing, automatic failover does not work and load is higher than usual.").
@@ -214,22 +155,14 @@ label_replace(max by(service)(%s and on(cluster, service) %s), "node", "virtual 
 		GridPos(pos(14, 23, 10, 8)).
 		Mode(text.TextModeMarkdown).
 		Content(caveats).
-		Links([]cog.Builder[dashboard.DashboardLink]{runbook("MailclusterServicesStartedBeforeSyncComplete.md")}))
+		Links(runbooks("MailclusterServicesStartedBeforeSyncComplete.md")))
 
-	b.WithPanel(tsPanel("Sync progress history", pos(0, 31, 12, 7), "percentunit").
-		Description("mailcluster_sync_progress_ratio over the window.").
-		WithTarget(rangeQ("A", fmt.Sprintf("max by(node)(%s)", sel("mailcluster_sync_progress_ratio", m)), "{{node}}")).
-		Min(0).Max(1).
-		NoValue("not syncing").
-		Links([]cog.Builder[dashboard.DashboardLink]{runbook("MailclusterSyncStalled.md")}))
-	b.WithPanel(tsPanel("CPU busy (watch while syncing)", pos(12, 31, 12, 7), "percentunit").
+	b.WithPanel(syncProgressHistory(pos(0, 31, 12, 7), m, "mailcluster_sync_progress_ratio over the window."))
+	b.WithPanel(cpuPanel("CPU busy (watch while syncing)", pos(12, 31, 12, 7), m).
 		Description("node_exporter CPU per node, joined on cluster/node labels (dashboards/README.md). Syncing raises load.").
-		WithTarget(rangeQ("A", cpuExpr(m), "{{node}}")).
-		Min(0).Max(1).
 		Thresholds(thresholds(colorGreen, 0.8, colorRed)).
 		ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed)).
-		NoValue(noNodeExporter).
-		Links([]cog.Builder[dashboard.DashboardLink]{nodeExporterLink(), link("Cluster detail: host metrics", dashURL(UIDCluster, "var-cluster=$cluster"), false), runbook("")}))
+		Links(links(nodeExporterLink(), dashLink("Cluster detail: host metrics", UIDCluster), runbook(""))))
 
 	return b.Build()
 }
