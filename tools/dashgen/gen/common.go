@@ -163,6 +163,7 @@ var (
 	// mailcluster:status:code as shown on the wall tile. 12 and 13 are the
 	// tile query's refinements of 2 and 3 (see tileExpr).
 	statusTileMappings = statusModel("REDUNDANCY OFF", "OK", "SYNCING", "DOWN",
+		mapping{"10", "STOPPED FOR UPDATE", colorGray},
 		mapping{"12", "DEGRADED", colorYellow},
 		mapping{"13", "RED", colorRed},
 	)

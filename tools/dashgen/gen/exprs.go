@@ -28,13 +28,17 @@ func maxBy(by, expr string) string {
 // state is yellow (i.e. syncing), otherwise it becomes 12 (DEGRADED: a slow
 // probe, an expiring certificate); 3 stays 3 (DOWN) when a service of a node
 // that should serve or of the virtual address is red, otherwise it becomes
-// 13 (RED: redundancy red while mail is still served). The colour is the
-// same as the status code's.
+// 13 (RED: redundancy red while mail is still served); 0 stays 0
+// (REDUNDANCY OFF) when redundancy is switched off, otherwise it becomes 10
+// (STOPPED FOR UPDATE: gated services stopped inside an open update window,
+// rules/README.md). The colour is the same as the status code's.
 func tileExpr(m string) string {
 	status := sel("mailcluster:status:code", m)
 	return fmt.Sprintf(`
 max by(cluster)(
     (((%[1]s == 2) unless on(cluster) (%[2]s == 2)) + 10)
+  or
+    (((%[1]s == 0) unless on(cluster) (%[2]s == 0)) + 10)
   or
     (
       (
