@@ -205,13 +205,16 @@ vrrp_instance VI_MAIL {
     virtual_ipaddress {
         $VIP/24 dev eth0
     }
-    notify "$ST/bin/keepalived-notify.sh $d/keepalived.state $n $TB_DIR"
+    notify "$ST/bin/keepalived-notify.sh $d/keepalived.state $n $ST/testbed"
 }
 KA
 }
 install_notify_script() {   # keepalived's script security wants a root-owned script in root-owned dirs
   install -d -m 755 "$ST/bin"
   install -m 755 "$TB_DIR/keepalived-notify.sh" "$ST/bin/keepalived-notify.sh"
+  # What runs inside a node's mount namespace must not live under /tmp (each node has its own /tmp, and
+  # the checkout may be under /tmp): stage the testbed scripts in the state dir for the notify script.
+  rm -rf "$ST/testbed"; cp -a "$TB_DIR" "$ST/testbed"
 }
 ka_start() {   # ka_start NODE
   local n=$1 d=$ST/$1
@@ -460,11 +463,14 @@ exp_start() {   # exp_start NODE|client (a config --config.check rejects is fata
   mkdir -p "$ST/$who"
   local common=(--config.file="$cfg" --windows.file="$WINDOWS_FILE")
   exporter_config "$who" >"$cfg"
-  out=$("$EXPORTER_BIN" "${common[@]}" --config.check 2>&1) || die "exporter-$who: --config.check rejects $cfg: $out"
+  # staged in the state dir: a node's mount namespace has its own /tmp, and the checkout may be under /tmp
+  local bin=$ST/bin/mailcluster_exporter
+  install -d -m 755 "$ST/bin" && install -m 755 "$EXPORTER_BIN" "$bin.new" && mv -f "$bin.new" "$bin"
+  out=$("$bin" "${common[@]}" --config.check 2>&1) || die "exporter-$who: --config.check rejects $cfg: $out"
   if [ "$who" = client ]; then
-    start_bg "exporter-$who" client "$EXPORTER_BIN" "${common[@]}" --web.listen-address="$CLIENT_IP:$EXPORTER_PORT"
+    start_bg "exporter-$who" client "$bin" "${common[@]}" --web.listen-address="$CLIENT_IP:$EXPORTER_PORT"
   else
-    start_bg "exporter-$who" "$who" "$EXPORTER_BIN" "${common[@]}" --cluster.node="$who" \
+    start_bg "exporter-$who" "$who" "$bin" "${common[@]}" --cluster.node="$who" \
       --web.listen-address="${ADDR[$who]}:$EXPORTER_PORT"
   fi
 }
