@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mailcluster/mailcluster_exporter/collector/facts"
+	"github.com/mailcluster/mailcluster_exporter/config"
 )
 
 const namespace = "mailcluster"
@@ -157,7 +158,7 @@ func (s *Snapshot) Emit(ch chan<- prometheus.Metric) {
 		gauge(sourceDurDesc, st.Duration.Seconds(), cl.Name, st.Node, st.Name)
 	}
 	for _, sv := range cl.Services {
-		gauge(serviceInfoDesc, 1, cl.Name, sv.Name, sv.Protocol, strconv.Itoa(sv.Port), sv.TLSMode(), strconv.FormatBool(sv.IsGated()))
+		gauge(serviceInfoDesc, 1, cl.Name, sv.Name, sv.Protocol, strconv.Itoa(sv.Port), tlsLabel(sv), strconv.FormatBool(sv.IsGated()))
 		gauge(slowDesc, time.Duration(sv.SlowThreshold).Seconds(), cl.Name, sv.Name)
 	}
 	for _, o := range s.Virtual {
@@ -174,4 +175,13 @@ func (s *Snapshot) Emit(ch chan<- prometheus.Metric) {
 	if s.Window.Open && !s.Window.End.IsZero() {
 		gauge(windowEndDesc, float64(s.Window.End.Unix()), cl.Name)
 	}
+}
+
+// tlsLabel is the service_info tls label: none, starttls, implicit, or
+// opportunistic (STARTTLS used when the server offers it).
+func tlsLabel(s *config.Service) string {
+	if s.Opportunistic() {
+		return "opportunistic"
+	}
+	return s.TLSMode()
 }
