@@ -59,6 +59,9 @@ type Exporter struct {
 	flight   singleflight.Group
 	reloadMu sync.Mutex
 
+	windowsMu   sync.Mutex
+	lastWindows []Window // the windows last read successfully
+
 	self            *prometheus.Registry
 	reloadOK        prometheus.Gauge
 	reloadTimestamp prometheus.Gauge
@@ -201,16 +204,35 @@ func (e *Exporter) collect(key string, cls []*collector.Cluster, cfg *config.Con
 		}
 		wg.Wait()
 		now := e.opts.Now()
-		open, err := e.windows.List(now)
-		if err != nil {
-			e.log.Error("reading update windows", "err", err)
-		}
+		open := e.openWindows(now)
 		for _, s := range snaps {
 			s.Window = windowState(cfg.ClusterByName(s.Cluster.Name), open, now)
 		}
 		return snaps, nil
 	})
 	return v.([]*collector.Snapshot)
+}
+
+// openWindows reads the window file. When it cannot be read (a partial
+// write by hand, a permission change), the windows last read stay in force
+// rather than every window silently closing — which would page on-call for
+// planned work.
+func (e *Exporter) openWindows(now time.Time) []Window {
+	open, err := e.windows.List(now)
+	e.windowsMu.Lock()
+	defer e.windowsMu.Unlock()
+	if err != nil {
+		e.log.Error("reading update windows; keeping the ones last read", "err", err)
+		var still []Window
+		for _, w := range e.lastWindows {
+			if now.Before(w.Ends) {
+				still = append(still, w)
+			}
+		}
+		return still
+	}
+	e.lastWindows = open
+	return open
 }
 
 // windowState merges operator windows and configured schedules: the window

@@ -244,3 +244,34 @@ func TestWindowCorruptFile(t *testing.T) {
 		t.Errorf("empty file: %v, %v", ws, err)
 	}
 }
+
+// An unreadable window file keeps the windows last read in force: a broken
+// file must not silently end every window (and page on-call for planned work).
+func TestUnreadableWindowFileKeepsLastWindows(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yml")
+	if err := os.WriteFile(cfg, []byte(reloadConfigA), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wf := filepath.Join(dir, "windows.json")
+	e, err := New(Options{ConfigFile: cfg, WindowFile: wf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := (WindowStore{Path: wf}).Open(Window{Cluster: "first", OpenedAt: now, Ends: now.Add(time.Hour), Reason: "update"}); err != nil {
+		t.Fatal(err)
+	}
+	if ws := e.openWindows(now); len(ws) != 1 {
+		t.Fatalf("windows = %v, want the one opened", ws)
+	}
+	if err := os.WriteFile(wf, []byte("{not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if ws := e.openWindows(now); len(ws) != 1 || ws[0].Cluster != "first" {
+		t.Errorf("after the file broke: %v, want the last window kept", ws)
+	}
+	if ws := e.openWindows(now.Add(2 * time.Hour)); len(ws) != 0 {
+		t.Errorf("a kept window must still end on time: %v", ws)
+	}
+}
