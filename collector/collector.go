@@ -245,6 +245,7 @@ func (c *Cluster) Collect(ctx context.Context) *Snapshot {
 		Provides: c.provides,
 	}
 	began := time.Now()
+	observedAt := c.opts.Now() // the facts are as of the start of the collection
 	sem := make(chan struct{}, c.global.MaxConcurrency)
 	var (
 		mu sync.Mutex
@@ -332,7 +333,7 @@ func (c *Cluster) Collect(ctx context.Context) *Snapshot {
 	// b, and b's own exporter reports it. The rules turn a configured node
 	// that nobody reports into `unknown` (green needs evidence); a source
 	// that failed left `unknown` above for the nodes it is responsible for.
-	snap.Roles = c.opts.Roles.Observe(c.cfg.Name, snap.Facts, c.opts.Now())
+	snap.Roles = c.opts.Roles.Observe(c.cfg.Name, snap.Facts, observedAt)
 	sortOutcomes(snap)
 	return snap
 }

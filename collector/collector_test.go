@@ -199,6 +199,14 @@ func TestRoleTracker(t *testing.T) {
 	if h := obs(facts.RoleStandby, 136); h.Changes != 1 {
 		t.Errorf("offline → standby is not a failover: %+v", h)
 	}
+	// A collection that started earlier but finished later (an overlapping
+	// /probe scrape) must not roll the role back and count two failovers.
+	if h := obs(facts.RoleActive, 120); h.Changes != 1 || h.Role != facts.RoleStandby {
+		t.Errorf("an older observation changed the history: %+v", h)
+	}
+	if h := obs(facts.RoleStandby, 137); h.Changes != 1 {
+		t.Errorf("standby again after a stale observation: %+v", h)
+	}
 	set := facts.Set{}
 	set.Node("a").Role, set.Node("a").LastRoleChange = facts.RoleStandby, 500
 	if h := rt.Observe("c", set, at(140))["a"]; h.Changes != 1 || h.LastChange != 500 {

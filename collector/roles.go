@@ -13,6 +13,8 @@ type RoleHistory struct {
 	Role       facts.Role
 	Changes    float64
 	LastChange float64 // Unix seconds; 0 = no change seen or reported
+
+	seen time.Time // when the role was last observed
 }
 
 // RoleTracker counts role transitions per (cluster, node). It lives as long
@@ -46,7 +48,10 @@ func (t *RoleTracker) Observe(cluster string, set facts.Set, now time.Time) map[
 			h = &RoleHistory{Role: f.Role}
 			t.nodes[key] = h
 		}
-		if f.Role != facts.RoleUnknown {
+		// Overlapping collections (/metrics and /probe) may finish out of
+		// order: an observation older than the last one changes nothing.
+		if f.Role != facts.RoleUnknown && !now.Before(h.seen) {
+			h.seen = now
 			if h.Role != facts.RoleUnknown && h.Role != f.Role && (serves(h.Role) || serves(f.Role)) {
 				h.Changes++
 				h.LastChange = float64(now.UnixNano()) / 1e9
