@@ -3,6 +3,8 @@ package collector
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -287,5 +289,33 @@ func TestGreetingVersions(t *testing.T) {
 	c.versionsFromGreetings(snap)
 	if got := snap.Facts["a"].Version; got != "Cyrus IMAP v3.4.3" {
 		t.Errorf("version %q; want the first configured service's (imap)", got)
+	}
+}
+
+// /proc/drbd names no peer: in a pair, peer_up is about the other node.
+func TestDRBDProcPeerIsTheOtherNode(t *testing.T) {
+	proc := filepath.Join(t.TempDir(), "drbd")
+	// DRBD 8.4 /proc/drbd, one Connected UpToDate minor (the documented layout)
+	if err := os.WriteFile(proc, []byte("version: 8.4.11 (api:1/proto:86-101)\n"+
+		"srcversion: 2D876214BAAD53B31ADC1D6\n"+
+		" 0: cs:Connected ro:Primary/Secondary ds:UpToDate/UpToDate C r-----\n"+
+		"    ns:512 nr:0 dw:512 dr:2604 al:2 bm:0 lo:0 pe:0 ua:0 ap:0 ep:1 wo:f oos:0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := loadCluster(t, pairYAML+`    sources:
+      - type: drbd
+        drbd: {format: proc, proc_file: `+proc+`, resource: "0"}
+`)
+	c, err := New(cfg.Clusters[0], cfg.Global, Options{LocalNode: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := c.Collect(context.Background())
+	a := snap.Facts["a"]
+	if a == nil || len(a.PeerUp) != 1 {
+		t.Fatalf("facts of a: %+v; want one peer", a)
+	}
+	if _, ok := a.PeerUp["b"]; !ok {
+		t.Errorf("peer_up %v; want it keyed by the other node, b", a.PeerUp)
 	}
 }

@@ -55,3 +55,14 @@ func (r renamer) byPriority(cl *config.Cluster) []string {
 	}
 	return out
 }
+
+// otherNodes lists the cluster's nodes other than node.
+func otherNodes(cl *config.Cluster, node string) []string {
+	var out []string
+	for _, n := range cl.Nodes {
+		if n.Name != node {
+			out = append(out, n.Name)
+		}
+	}
+	return out
+}

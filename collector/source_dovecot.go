@@ -41,13 +41,7 @@ func newDovecotSource(env Env, src *config.Source) (Source, error) {
 		dsy:      withDefault(cfg.DsyncStatusCommand, with("replicator", "dsync-status")...),
 	}
 	if s.peer == "" {
-		var others []string
-		for _, n := range env.Cluster.Nodes {
-			if n.Name != node {
-				others = append(others, n.Name)
-			}
-		}
-		if len(others) == 1 {
+		if others := otherNodes(env.Cluster, node); len(others) == 1 {
 			s.peer = others[0]
 		}
 	} else if env.Cluster.NodeByName(s.peer) == nil {

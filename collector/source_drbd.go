@@ -38,6 +38,13 @@ func newDRBDSource(env Env, src *config.Source) (Source, error) {
 	if cfg.Resource != "" {
 		s.opts.Resources = []string{cfg.Resource}
 	}
+	s.opts.Rename = cfg.Peers
+	if cfg.Format == "proc" && len(cfg.Peers) == 0 {
+		// /proc/drbd names no peer: in a pair it is the other node
+		if others := otherNodes(env.Cluster, node); len(others) == 1 {
+			s.opts.Rename = map[string]string{drbd.PeerName8: others[0]}
+		}
+	}
 	return s, nil
 }
 

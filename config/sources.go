@@ -73,6 +73,9 @@ type DRBDSource struct {
 	ProcFile string  `yaml:"proc_file"`
 	Format   string  `yaml:"format"` // json (default) | proc
 	Resource string  `yaml:"resource"`
+	// Peers maps DRBD peer (connection) names to node names where they
+	// differ; /proc/drbd names no peer, its peer is called "peer".
+	Peers map[string]string `yaml:"peers"`
 }
 
 // DovecotSource reads Dovecot's replicator: the per-user table
