@@ -35,6 +35,9 @@ type mfNode struct {
 	version string
 	restart bool           // the restart-required flag is set
 	queued  map[string]int // files in the saved/held queue directories (slave)
+	// noSync: settings sync switched off in mf_replica.def (no
+	// REPLICA_SERVER_* line), as FAQ 4105 does for a stop version-up.
+	noSync bool
 }
 
 func (n mfNode) run(t *testing.T, window bool) exporterRun {
@@ -53,8 +56,13 @@ func (n mfNode) run(t *testing.T, window bool) exporterRun {
 		write("restart_required", "1\n")
 	}
 	def, queues := abs(t, "testdata/mf_replica-master.def"), ""
+	if n.noSync {
+		def = write("mf_replica.def", "# settings sync switched off for the version-up (FAQ 4105)\nENABLE_REP_DATA = OFF\n")
+	}
 	if n.name == "mf-slave" {
-		def = abs(t, "testdata/mf_replica-slave.def")
+		if !n.noSync {
+			def = abs(t, "testdata/mf_replica-slave.def")
+		}
 		queues = "queue_dirs:"
 		for _, q := range []string{"saved", "held"} {
 			qd := filepath.Join(dir, q)
@@ -195,6 +203,21 @@ func TestMFilter(t *testing.T) {
 	// raised the slave's restart flag: everything is green except gate 9,
 	// restart_flag_clear - restart m-FILTER on the slave, then close the
 	// window.
+	t.Run("update-sync-switched-off", func(t *testing.T) {
+		// Settings sync switched off on both servers (FAQ 4105) before a
+		// version-up, mail still flowing: redundancy is disabled (gray),
+		// gate redundancy_disabled is open; sync_complete is 0 (the sync
+		// state is "disabled", not "synced") until sync is switched back on.
+		mfServe(t, mfMaster, false)
+		mfServe(t, mfSlave, false)
+		scenario(t, expectation{
+			Cluster: "mfilter", Status: 0, Redundancy: 0, Reasons: []string{"disabled"},
+			Gates: gates("redundancy_disabled", "versions_match", "roles_restored", "services_running", "restart_flag_clear"),
+		},
+			mfNode{name: "mf-master", version: "5.50R01", noSync: true}.run(t, true),
+			mfNode{name: "mf-slave", version: "5.50R01", noSync: true}.run(t, true))
+	})
+
 	t.Run("update-restart-required", func(t *testing.T) {
 		mfServe(t, mfMaster, true)
 		mfServe(t, mfSlave, true)
