@@ -28,15 +28,15 @@ import (
 
 	"github.com/mailcluster/mailcluster_exporter/collector"
 	"github.com/mailcluster/mailcluster_exporter/config"
+	"github.com/mailcluster/mailcluster_exporter/internal/realoutputs"
 	"github.com/mailcluster/mailcluster_exporter/internal/testmail"
 )
 
 // Paths, relative to this package's directory.
 const (
-	rulesFile   = "../rules/mailcluster.rules.yml"
-	alertsFile  = "../rules/mailcluster.alerts.yml"
-	parseDir    = "../collector/parse" // the parsers' own transcribed testdata, read in place
-	realOutputs = "../../shared/real-outputs"
+	rulesFile  = "../rules/mailcluster.rules.yml"
+	alertsFile = "../rules/mailcluster.alerts.yml"
+	parseDir   = "../collector/parse" // the parsers' own transcribed testdata, read in place
 )
 
 // abs returns the absolute path of a file relative to this package.
@@ -56,17 +56,11 @@ func abs(t *testing.T, rel string) string {
 // beside the repository. Only tests that need those captures call it, and
 // they are skipped (not failed) where the folder is not checked out next to
 // the repository: the captures are kept outside the project on purpose
-// (read in place, never copied).
+// (read in place, never copied). Where the folder is there but the file is
+// not, the test fails (see internal/realoutputs).
 func realOutput(t *testing.T, rel string) string {
 	t.Helper()
-	p, err := filepath.Abs(filepath.Join(realOutputs, rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared/real-outputs is not beside the repository (%v): this scenario replays a real capture kept there", err)
-	}
-	return p
+	return realoutputs.Path(t, rel)
 }
 
 // catArgv feeds a capture to a source as its command output (the Runner

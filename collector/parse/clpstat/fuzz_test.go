@@ -6,16 +6,18 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mailcluster/mailcluster_exporter/internal/realoutputs"
 )
 
 func seedCorpus(f *testing.F, prefixes ...string) {
-	// Real outputs, read in place; skipping them only loses seeds.
-	if ents, err := os.ReadDir(filepath.Join(realOutputs, "expresscluster")); err == nil {
-		for _, e := range ents {
-			if b, err := os.ReadFile(filepath.Join(realOutputs, "expresscluster", e.Name())); err == nil {
-				f.Add(b)
-			}
+	// Real outputs, read in place; without shared/ only these seeds are lost.
+	for _, p := range realoutputs.SeedGlob(f, "expresscluster/*") {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
 		}
+		f.Add(b)
 	}
 	for _, p := range prefixes {
 		m, _ := filepath.Glob(filepath.Join("testdata", p+"*.txt"))

@@ -6,38 +6,22 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/mailcluster/mailcluster_exporter/internal/realoutputs"
 )
 
-// realOutputs is shared/real-outputs beside the repository root, read in
-// place (never copied into the project).
-const realOutputs = "../../../../shared/real-outputs"
-
-func realDir(t testing.TB, sub string) string {
-	t.Helper()
-	dir := filepath.Join(realOutputs, sub)
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("real outputs not available at %s (expected beside the repository root): %v", dir, err)
-	}
-	return dir
-}
-
+// realFiles returns the real outputs in shared/real-outputs/<sub> by file
+// name. It skips the test where shared/real-outputs is absent and fails it
+// where the folder holds no file.
 func realFiles(t testing.TB, sub string) map[string][]byte {
 	t.Helper()
-	dir := realDir(t, sub)
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string][]byte{}
-	for _, e := range ents {
-		if e.IsDir() {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+	for _, p := range realoutputs.Glob(t, sub+"/*") {
+		b, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[e.Name()] = b
+		out[filepath.Base(p)] = b
 	}
 	return out
 }

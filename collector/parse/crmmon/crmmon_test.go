@@ -11,11 +11,8 @@ import (
 	"testing"
 
 	"github.com/mailcluster/mailcluster_exporter/collector/facts"
+	"github.com/mailcluster/mailcluster_exporter/internal/realoutputs"
 )
-
-// realDir is where the shared real tool outputs live: ../shared beside the
-// repository root (see shared/real-outputs/SOURCES.md).
-const realDir = "../../../../shared/real-outputs/pacemaker"
 
 // summary renders the facts of one node compactly for table comparisons:
 // "role red=true|false|- peers=a:1,b:0".
@@ -185,10 +182,7 @@ func TestCrmMonDrift(t *testing.T) {
 }
 
 func TestRealOutputs(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join(realDir, "*.xml"))
-	if len(files) == 0 {
-		t.Skipf("%s is absent (shared/ is expected beside the repository): no real outputs to test", realDir)
-	}
+	files := realoutputs.Glob(t, "pacemaker/*.xml")
 	for _, f := range files {
 		st := parseFile(t, f)
 		if len(st.Nodes) == 0 {
@@ -260,7 +254,7 @@ func TestRealOutputs(t *testing.T) {
 		{"charm-hacluster-pcmk-2.0.3-offline-node-group.xml", Mapping{Resource: "grp_ks_vips"}, nil, nil},
 	}
 	for _, c := range cases {
-		st := parseFile(t, filepath.Join(realDir, c.file))
+		st := parseFile(t, realoutputs.Path(t, "pacemaker", c.file))
 		set, err := st.NodeFacts(c.mapping)
 		if err != nil {
 			t.Errorf("%s: %v", c.file, err)
@@ -380,7 +374,7 @@ func TestNodeStateTable(t *testing.T) {
 }
 
 func FuzzParseCrmMon(f *testing.F) {
-	seeds, _ := filepath.Glob(filepath.Join(realDir, "*.xml"))
+	seeds := realoutputs.SeedGlob(f, "pacemaker/*.xml")
 	local, _ := filepath.Glob("testdata/*.crm_mon.xml")
 	for _, p := range append(seeds, local...) {
 		if b, err := os.ReadFile(p); err == nil {

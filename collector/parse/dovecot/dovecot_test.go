@@ -3,31 +3,16 @@ package dovecot
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mailcluster/mailcluster_exporter/collector/facts"
+	"github.com/mailcluster/mailcluster_exporter/internal/realoutputs"
 )
 
-const realDir = "../../../../shared/real-outputs/dovecot"
-
-func real(t *testing.T, name string) []byte {
-	t.Helper()
-	if _, err := os.Stat(realDir); err != nil {
-		t.Skipf("%s is absent (shared/ is expected beside the repository)", realDir)
-	}
-	b, err := os.ReadFile(filepath.Join(realDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func TestRealOverview(t *testing.T) {
-	ov, err := ParseOverview(bytes.NewReader(real(t, "dovecot-doc-2.3-replicator-status-overview.txt")))
+	ov, err := ParseOverview(bytes.NewReader(realoutputs.Read(t, "dovecot", "dovecot-doc-2.3-replicator-status-overview.txt")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +23,7 @@ func TestRealOverview(t *testing.T) {
 	if n.SyncState != facts.SyncOutOfSync || n.SyncPending["items"] != 90 {
 		t.Errorf("%+v", n)
 	}
-	ov, err = ParseOverview(bytes.NewReader(real(t, "heinlein-checkmk-dovereplstat-comment-overview-38993users-DECOMMENTED.txt")))
+	ov, err = ParseOverview(bytes.NewReader(realoutputs.Read(t, "dovecot", "heinlein-checkmk-dovereplstat-comment-overview-38993users-DECOMMENTED.txt")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +36,7 @@ func TestRealOverview(t *testing.T) {
 }
 
 func TestRealUsers(t *testing.T) {
-	us, err := ParseUsers(bytes.NewReader(real(t, "dovecot-doc-2.3-replicator-status-users-with-failed.txt")))
+	us, err := ParseUsers(bytes.NewReader(realoutputs.Read(t, "dovecot", "dovecot-doc-2.3-replicator-status-users-with-failed.txt")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +51,7 @@ func TestRealUsers(t *testing.T) {
 }
 
 func TestRealDsync(t *testing.T) {
-	sl, err := ParseDsyncStatus(bytes.NewReader(real(t, "dovecot-doc-2.3-replicator-dsync-status.txt")))
+	sl, err := ParseDsyncStatus(bytes.NewReader(realoutputs.Read(t, "dovecot", "dovecot-doc-2.3-replicator-dsync-status.txt")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,9 +149,11 @@ func ovErr(s string) error    { _, err := ParseOverview(strings.NewReader(s)); r
 func usersErr(s string) error { _, err := ParseUsers(strings.NewReader(s)); return err }
 func dsyncErr(s string) error { _, err := ParseDsyncStatus(strings.NewReader(s)); return err }
 
+// addSeeds adds a real output to the seed corpus; where shared/real-outputs
+// is absent only that seed is lost, not the target.
 func addSeeds(f *testing.F, name string) {
-	if b, err := os.ReadFile(filepath.Join(realDir, name)); err == nil {
-		f.Add(b)
+	if _, ok := realoutputs.Lookup(f); ok {
+		f.Add(realoutputs.Read(f, "dovecot", name))
 	}
 }
 

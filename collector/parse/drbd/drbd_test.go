@@ -10,9 +10,8 @@ import (
 	"testing"
 
 	"github.com/mailcluster/mailcluster_exporter/collector/facts"
+	"github.com/mailcluster/mailcluster_exporter/internal/realoutputs"
 )
-
-const realDir = "../../../../shared/real-outputs/drbd"
 
 // readInput reads a test input, dropping the "## " header of our own
 // transcriptions and the shell prompt line ("# cmd" / "$ cmd") that some
@@ -126,11 +125,11 @@ func TestFiles(t *testing.T) {
 	} {
 		path := c.file
 		if rest, ok := strings.CutPrefix(path, "R/"); ok {
-			path = filepath.Join(realDir, rest)
-			if _, err := os.Stat(realDir); err != nil {
-				t.Logf("skipping %s: %s absent (shared/ is expected beside the repository)", c.file, realDir)
+			if dir, ok := realoutputs.Lookup(t); !ok {
+				t.Logf("skipping %s: %s is absent (shared/real-outputs is expected beside the repository root)", c.file, dir)
 				continue
 			}
+			path = realoutputs.Path(t, "drbd", rest)
 		}
 		got := summary(NodeFacts(parseAny(t, path), c.opt))
 		if got != c.want {
@@ -143,11 +142,7 @@ func TestFiles(t *testing.T) {
 func TestAllRealOutputs(t *testing.T) {
 	var files []string
 	for _, g := range []string{"drbd9-status-json/*", "drbd9-status-text/*", "proc-drbd-8.x/*"} {
-		m, _ := filepath.Glob(filepath.Join(realDir, g))
-		files = append(files, m...)
-	}
-	if len(files) == 0 {
-		t.Skipf("%s is absent (shared/ is expected beside the repository)", realDir)
+		files = append(files, realoutputs.Glob(t, "drbd/"+g)...)
 	}
 	for _, f := range files {
 		res := parseAny(t, f)
@@ -276,12 +271,13 @@ func TestSanitizeJSON(t *testing.T) {
 	}
 }
 
-func seeds(f *testing.F, globs ...string) {
-	for _, g := range globs {
-		m, _ := filepath.Glob(g)
-		for _, p := range m {
-			f.Add(readInput(f, p))
-		}
+// seeds adds the real outputs matching realGlob (a pattern under
+// shared/real-outputs/drbd, lost where that folder is absent) and our own
+// transcriptions matching localGlob.
+func seeds(f *testing.F, realGlob, localGlob string) {
+	m, _ := filepath.Glob(localGlob)
+	for _, p := range append(realoutputs.SeedGlob(f, "drbd/"+realGlob), m...) {
+		f.Add(readInput(f, p))
 	}
 }
 
@@ -301,7 +297,7 @@ func checkInvariants(t *testing.T, res []Resource) {
 }
 
 func FuzzParseJSON(f *testing.F) {
-	seeds(f, filepath.Join(realDir, "drbd9-status-json/*"), "testdata/*.json")
+	seeds(f, "drbd9-status-json/*", "testdata/*.json")
 	f.Add([]byte(`[{"name":"r0","role":"Primary","connections":[{"name":"p","connection-state":"Connected","peer_devices":[{"replication-state":"SyncSource","has-sync-details":true,"percent-resync-done":250}]}]}]`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		res, err := ParseJSON(b)
@@ -313,7 +309,7 @@ func FuzzParseJSON(f *testing.F) {
 }
 
 func FuzzParseStatus(f *testing.F) {
-	seeds(f, filepath.Join(realDir, "drbd9-status-text/*"), "testdata/text-*")
+	seeds(f, "drbd9-status-text/*", "testdata/text-*")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		res, err := ParseStatus(bytes.NewReader(b))
 		if err != nil {
@@ -324,7 +320,7 @@ func FuzzParseStatus(f *testing.F) {
 }
 
 func FuzzParseProc(f *testing.F) {
-	seeds(f, filepath.Join(realDir, "proc-drbd-8.x/*"), "testdata/proc-*")
+	seeds(f, "proc-drbd-8.x/*", "testdata/proc-*")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		res, err := ParseProc(bytes.NewReader(b))
 		if err != nil {

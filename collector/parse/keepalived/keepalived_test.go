@@ -10,23 +10,8 @@ import (
 	"testing"
 
 	"github.com/mailcluster/mailcluster_exporter/collector/facts"
+	"github.com/mailcluster/mailcluster_exporter/internal/realoutputs"
 )
-
-const realDir = "../../../../shared/real-outputs/keepalived"
-
-func real(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(realDir, name))
-	if os.IsNotExist(err) {
-		if _, err2 := os.Stat(realDir); err2 != nil {
-			t.Skipf("%s is absent (shared/ is expected beside the repository)", realDir)
-		}
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 func describe(in Instance) string {
 	return fmt.Sprintf("%s %s want=%s if=%s vrid=%d prio=%d/%d lt=%.6f master=%s vips=%v excl=%v",
@@ -55,7 +40,7 @@ func TestRealData(t *testing.T) {
 			"VI_227_1 MASTER want=MASTER if=ens3 vrid=52 prio=50/150 lt=1673674892.348360 master= vips=[10.1.0.1/24] excl=[10.10.0.1]",
 		}, "[{check_script GOOD}]"},
 	} {
-		d, err := ParseData(bytes.NewReader(real(t, c.file)))
+		d, err := ParseData(bytes.NewReader(realoutputs.Read(t, "keepalived", c.file)))
 		if err != nil {
 			t.Fatalf("%s: %v", c.file, err)
 		}
@@ -71,7 +56,7 @@ func TestRealData(t *testing.T) {
 			t.Errorf("%s: scripts %s, want %s", c.file, got, c.scripts)
 		}
 	}
-	d, _ := ParseData(bytes.NewReader(real(t, "mehdy-keepalived-exporter-v2.1.5-keepalived.data")))
+	d, _ := ParseData(bytes.NewReader(realoutputs.Read(t, "keepalived", "mehdy-keepalived-exporter-v2.1.5-keepalived.data")))
 	n, err := NodeFacts(d, "VI_EXT_2")
 	if err != nil || n.Role != facts.RoleStandby || n.LastRoleChange != 1594974363.398961 {
 		t.Errorf("VI_EXT_2: %+v %v", n, err)
@@ -82,7 +67,7 @@ func TestRealData(t *testing.T) {
 	if _, err := NodeFacts(d, "VI_NOPE"); err == nil || !strings.Contains(err.Error(), "VI_NOPE") {
 		t.Errorf("unknown instance: %v", err)
 	}
-	d, _ = ParseData(bytes.NewReader(real(t, "mehdy-keepalived-exporter-v1.3.5-keepalived.data")))
+	d, _ = ParseData(bytes.NewReader(realoutputs.Read(t, "keepalived", "mehdy-keepalived-exporter-v1.3.5-keepalived.data")))
 	n, _ = NodeFacts(d, "")
 	if n.Role != facts.RoleActive || !strings.Contains(n.RoleCause, "vrrp_script check_haproxy is BAD") {
 		t.Errorf("1.3.5: %+v", n)
@@ -94,7 +79,7 @@ func TestRealStats(t *testing.T) {
 		"mehdy-keepalived-exporter-v1.3.5-keepalived.stats": "[{VI_1 1 17 1 1}]",
 		"mehdy-keepalived-exporter-v2.1.5-keepalived.stats": "[{VI_EXT_1 11 12 2 1} {VI_EXT_2 10 158 2 2} {VI_EXT_3 23 172 4 4}]",
 	} {
-		st, err := ParseStats(bytes.NewReader(real(t, file)))
+		st, err := ParseStats(bytes.NewReader(realoutputs.Read(t, "keepalived", file)))
 		if err != nil {
 			t.Fatalf("%s: %v", file, err)
 		}
@@ -105,7 +90,7 @@ func TestRealStats(t *testing.T) {
 }
 
 func TestRealJSON(t *testing.T) {
-	d, err := ParseJSON(real(t, "nser77-keepalived-wrapper-readme-keepalived.json-FAULT-prettyprinted.json"))
+	d, err := ParseJSON(realoutputs.Read(t, "keepalived", "nser77-keepalived-wrapper-readme-keepalived.json-FAULT-prettyprinted.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,8 +216,7 @@ func jsonErr(s string) error  { _, err := ParseJSON([]byte(s)); return err }
 func stateErr(s string) error { _, err := ParseStateFile(strings.NewReader(s)); return err }
 
 func addSeeds(f *testing.F, glob string) {
-	m, _ := filepath.Glob(filepath.Join(realDir, glob))
-	for _, p := range m {
+	for _, p := range realoutputs.SeedGlob(f, "keepalived/"+glob) {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)
 		}

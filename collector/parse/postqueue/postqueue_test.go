@@ -11,9 +11,8 @@ import (
 	"time"
 
 	"github.com/mailcluster/mailcluster_exporter/collector/facts"
+	"github.com/mailcluster/mailcluster_exporter/internal/realoutputs"
 )
-
-const realDir = "../../../../shared/real-outputs/postfix"
 
 func render(qs map[string]facts.Queue) string {
 	var names []string
@@ -34,10 +33,7 @@ func render(qs map[string]facts.Queue) string {
 }
 
 func TestRealOutputs(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join(realDir, "*.jsonl"))
-	if len(files) == 0 {
-		t.Skipf("%s is absent (shared/ is expected beside the repository)", realDir)
-	}
+	files := realoutputs.Glob(t, "postfix/*.jsonl")
 	now := time.Unix(1800000000, 0)
 	want := map[string]string{
 		"zimbra-readonly-tui-postqueue_j_deferred.jsonl":                    "active=0/0/- deferred=2/1694/14321457 hold=0/0/- incoming=0/0/- maildrop=0/0/-",
@@ -124,7 +120,7 @@ func TestMalformed(t *testing.T) {
 }
 
 func FuzzParsePostqueue(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join(realDir, "*.jsonl"))
+	files := realoutputs.SeedGlob(f, "postfix/*.jsonl")
 	files = append(files, "testdata/postqueue-j-mixed.jsonl")
 	for _, p := range files {
 		if b, err := os.ReadFile(p); err == nil {

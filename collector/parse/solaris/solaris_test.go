@@ -11,21 +11,8 @@ import (
 	"testing"
 
 	"github.com/mailcluster/mailcluster_exporter/collector/facts"
+	"github.com/mailcluster/mailcluster_exporter/internal/realoutputs"
 )
-
-// realOutputs is shared/real-outputs beside the repository root, read in
-// place (never copied into the project).
-const realOutputs = "../../../../shared/real-outputs"
-
-func real(t testing.TB, name string) []byte {
-	t.Helper()
-	p := filepath.Join(realOutputs, "solaris-cluster", name)
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Skipf("real output %s not available (expected beside the repository root): %v", p, err)
-	}
-	return b
-}
 
 func testdata(t testing.TB, name string) string {
 	t.Helper()
@@ -55,24 +42,19 @@ func mustParse(t *testing.T, in string) *Status {
 }
 
 func TestRealOutputsCoverage(t *testing.T) {
-	dir := filepath.Join(realOutputs, "solaris-cluster")
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Skipf("real outputs not available at %s: %v", dir, err)
-	}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+	for _, p := range realoutputs.Glob(t, "solaris-cluster/*") {
+		b, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := Parse(bytes.NewReader(b)); err != nil {
-			t.Errorf("%s: %v", e.Name(), err)
+			t.Errorf("%s: %v", filepath.Base(p), err)
 		}
 	}
 }
 
 func TestRealClrg(t *testing.T) {
-	st := mustParse(t, string(real(t, "rafacas-t-clrg-status.txt")))
+	st := mustParse(t, string(realoutputs.Read(t, "solaris-cluster", "rafacas-t-clrg-status.txt")))
 	no := false
 	want := []GroupStatus{
 		{Group: "nfs-rg", Node: "vincent", Status: "Offline", Suspended: &no, Line: 6},
@@ -99,7 +81,7 @@ func TestRealCombined(t *testing.T) {
 	// the concatenated output to Parse.
 	var in []byte
 	for _, f := range []string{"rafacas-t-clnode-status.txt", "rafacas-t-clintr-status.txt", "rafacas-t-clrg-status.txt", "rafacas-t-clrs-status.txt", "rafacas-t-clquorum-status.txt"} {
-		in = append(in, real(t, f)...)
+		in = append(in, realoutputs.Read(t, "solaris-cluster", f)...)
 	}
 	st := mustParse(t, string(in))
 	if len(st.Nodes) != 2 || len(st.Paths) != 2 || len(st.Resources) != 6 || st.Quorum == nil {
@@ -134,7 +116,7 @@ func TestRealCombined(t *testing.T) {
 }
 
 func TestRealScstat6Node(t *testing.T) {
-	st := mustParse(t, string(real(t, "deimosfr-mytechnotebook-scstat-6node-sc3.2u2.txt")))
+	st := mustParse(t, string(realoutputs.Read(t, "solaris-cluster", "deimosfr-mytechnotebook-scstat-6node-sc3.2u2.txt")))
 	if len(st.Nodes) != 6 || len(st.Paths) != 30 || len(st.Groups) != 0 {
 		t.Fatalf("nodes=%d paths=%d groups=%d", len(st.Nodes), len(st.Paths), len(st.Groups))
 	}
@@ -271,7 +253,7 @@ func TestNodeOffline(t *testing.T) {
 }
 
 func TestQuorumMembershipFallback(t *testing.T) {
-	in := string(real(t, "rafacas-t-clquorum-status.txt")) + string(real(t, "rafacas-t-clrg-status.txt"))
+	in := string(realoutputs.Read(t, "solaris-cluster", "rafacas-t-clquorum-status.txt")) + string(realoutputs.Read(t, "solaris-cluster", "rafacas-t-clrg-status.txt"))
 	st := mustParse(t, in)
 	fs, err := st.NodeFacts(Options{Group: "nfs-rg"})
 	if err != nil {
@@ -381,12 +363,9 @@ func TestParseList(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	dir := filepath.Join(realOutputs, "solaris-cluster")
-	if ents, err := os.ReadDir(dir); err == nil {
-		for _, e := range ents {
-			if b, err := os.ReadFile(filepath.Join(dir, e.Name())); err == nil {
-				f.Add(b)
-			}
+	for _, p := range realoutputs.SeedGlob(f, "solaris-cluster/*") {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
 		}
 	}
 	m, _ := filepath.Glob(filepath.Join("testdata", "*.txt"))
