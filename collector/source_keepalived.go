@@ -33,15 +33,11 @@ func newKeepalivedSource(env Env, src *config.Source) (Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &keepalivedSource{env: env, node: node, cfg: src.Keepalived}
-	if env.Cluster.VirtualAddress != "" {
-		v, err := newVIPLocalSource(env, &config.Source{})
-		if err != nil {
-			return nil, err
-		}
-		s.vip = v.(*vipLocalSource)
+	vip, err := localVIP(env)
+	if err != nil {
+		return nil, err
 	}
-	return s, nil
+	return &keepalivedSource{env: env, node: node, cfg: src.Keepalived, vip: vip}, nil
 }
 
 func (s *keepalivedSource) Collect(ctx context.Context) (facts.Set, error) {
@@ -57,11 +53,9 @@ func (s *keepalivedSource) Collect(ctx context.Context) (facts.Set, error) {
 			f.RoleCause = "keepalived is not running"
 			f.Role = facts.RoleStandby
 			if s.vip != nil {
-				vs, err := s.vip.Collect(ctx)
-				if err != nil {
+				if f.Role, err = s.vip.role(ctx); err != nil {
 					return nil, err
 				}
-				f.Role = vs[s.node].Role
 			}
 			return set, nil
 		}

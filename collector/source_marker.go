@@ -36,12 +36,10 @@ func newMarkerSource(env Env, src *config.Source) (Source, error) {
 	if s.maxLag <= 0 {
 		s.maxLag = config.DefaultMarkerMaxLag
 	}
-	if s.cfg.Write && env.Cluster.VirtualAddress != "" {
-		v, err := newVIPLocalSource(env, &config.Source{})
-		if err != nil {
+	if s.cfg.Write {
+		if s.vip, err = localVIP(env); err != nil {
 			return nil, err
 		}
-		s.vip = v.(*vipLocalSource)
 	}
 	return s, nil
 }
@@ -53,11 +51,11 @@ func (s *markerSource) Collect(ctx context.Context) (facts.Set, error) {
 	if s.cfg.Write {
 		writer := true
 		if s.vip != nil {
-			vs, err := s.vip.Collect(ctx)
+			role, err := s.vip.role(ctx)
 			if err != nil {
 				return nil, err
 			}
-			writer = vs[s.node].Role == facts.RoleActive
+			writer = role == facts.RoleActive
 		}
 		if writer {
 			if err := writeMarker(s.cfg.File, now); err != nil {

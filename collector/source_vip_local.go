@@ -53,3 +53,26 @@ func (s *vipLocalSource) Collect(context.Context) (facts.Set, error) {
 	set.Node(s.node).Role = role
 	return set, nil
 }
+
+// localVIP returns a check of whether the cluster's virtual address is on a
+// local interface, or nil when the cluster has none. keepalived (a stopped
+// keepalived's role) and marker (which node writes) use it.
+func localVIP(env Env) (*vipLocalSource, error) {
+	if env.Cluster.VirtualAddress == "" {
+		return nil, nil
+	}
+	v, err := newVIPLocalSource(env, &config.Source{})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*vipLocalSource), nil
+}
+
+// role is active when the virtual address is here, else standby.
+func (s *vipLocalSource) role(ctx context.Context) (facts.Role, error) {
+	set, err := s.Collect(ctx)
+	if err != nil {
+		return "", err
+	}
+	return set[s.node].Role, nil
+}

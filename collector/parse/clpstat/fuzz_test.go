@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mailcluster/mailcluster_exporter/internal/realoutputs"
+	"github.com/mailcluster/mailcluster_exporter/internal/transcript"
 )
 
 func seedCorpus(f *testing.F, prefixes ...string) {
@@ -23,7 +24,7 @@ func seedCorpus(f *testing.F, prefixes ...string) {
 		m, _ := filepath.Glob(filepath.Join("testdata", p+"*.txt"))
 		for _, name := range m {
 			if b, err := os.ReadFile(name); err == nil {
-				f.Add([]byte(stripHeader(string(b))))
+				f.Add([]byte(transcript.StripHeader(string(b))))
 			}
 		}
 	}

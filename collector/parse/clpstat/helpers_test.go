@@ -4,10 +4,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"testing"
 
 	"github.com/mailcluster/mailcluster_exporter/internal/realoutputs"
+	"github.com/mailcluster/mailcluster_exporter/internal/transcript"
 )
 
 // realFiles returns the real outputs in shared/real-outputs/<sub> by file
@@ -26,23 +26,10 @@ func realFiles(t testing.TB, sub string) map[string][]byte {
 	return out
 }
 
-// testdata reads a transcribed file and strips its leading '#' header.
+// testdata reads a transcribed file of testdata/ without its '#' header.
 func testdata(t testing.TB, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return stripHeader(string(b))
-}
-
-func stripHeader(s string) string {
-	lines := strings.SplitAfter(s, "\n")
-	i := 0
-	for i < len(lines) && strings.HasPrefix(lines[i], "#") {
-		i++
-	}
-	return strings.Join(lines[i:], "")
+	return transcript.Read(t, filepath.Join("testdata", name))
 }
 
 func testdataFiles(t testing.TB, prefix string) []string {

@@ -11,7 +11,6 @@
 package dovecot
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -388,24 +387,19 @@ func NodeFacts(in Input) *facts.Node {
 	return n
 }
 
+// eachLine calls fn with every non-blank line, right-trimmed, and names the
+// line in fn's errors.
 func eachLine(r io.Reader, fn func(int, string) error) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), maxLine)
-	lineNo := 0
-	for sc.Scan() {
-		lineNo++
-		line := strings.TrimRight(sc.Text(), " \t\r")
+	return parseutil.ScanLines(r, "dovecot", maxLine, func(n int, text string) error {
+		line := strings.TrimRight(text, " \t\r")
 		if strings.TrimSpace(line) == "" {
-			continue
+			return nil
 		}
-		if err := fn(lineNo, line); err != nil {
-			return fmt.Errorf("line %d: %w", lineNo, err)
+		if err := fn(n, line); err != nil {
+			return fmt.Errorf("line %d: %w", n, err)
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("line %d: %w", lineNo+1, err)
-	}
-	return nil
+		return nil
+	})
 }
 
 func decodeJSON(b []byte, v any) error {

@@ -12,24 +12,13 @@ import (
 
 	"github.com/mailcluster/mailcluster_exporter/collector/facts"
 	"github.com/mailcluster/mailcluster_exporter/internal/realoutputs"
+	"github.com/mailcluster/mailcluster_exporter/internal/transcript"
 )
 
+// testdata reads a transcribed file of testdata/ without its '#' header.
 func testdata(t testing.TB, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return stripHeader(string(b))
-}
-
-func stripHeader(s string) string {
-	lines := strings.SplitAfter(s, "\n")
-	i := 0
-	for i < len(lines) && strings.HasPrefix(lines[i], "#") {
-		i++
-	}
-	return strings.Join(lines[i:], "")
+	return transcript.Read(t, filepath.Join("testdata", name))
 }
 
 func mustParse(t *testing.T, in string) *Status {
@@ -371,7 +360,7 @@ func FuzzParse(f *testing.F) {
 	m, _ := filepath.Glob(filepath.Join("testdata", "*.txt"))
 	for _, p := range m {
 		if b, err := os.ReadFile(p); err == nil {
-			f.Add([]byte(stripHeader(string(b))))
+			f.Add([]byte(transcript.StripHeader(string(b))))
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
