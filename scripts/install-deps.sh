@@ -30,16 +30,7 @@ BINARIES=(promtool amtool crm_mon crm_simulate ip ss nft nsenter unshare flock m
 
 log() { printf '[install-deps] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
-# pids of processes whose executable is one of the given paths
-daemon_pids() {
-  local p exe want
-  for p in /proc/[0-9]*; do
-    exe=$(readlink "$p/exe" 2>/dev/null) || continue
-    for want in "$@"; do [ "$exe" = "$want" ] && echo "${p#/proc/}"; done
-  done
-  return 0
-}
-alive() { [ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+. "$(dirname "${BASH_SOURCE[0]}")/proc.sh"   # alive, daemon_pids
 stop_pid() {   # TERM, up to 5 s, then KILL (bounded)
   local pid=$1 i
   kill -TERM "$pid" 2>/dev/null || return 0

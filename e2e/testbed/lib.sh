@@ -61,9 +61,9 @@ wait_for() {
 }
 
 # ------------------------------------------------------------------ processes (by pid, never by name)
-alive() {   # alive PID: running and not a zombie (a zombie counts as stopped)
-  [ -n "${1:-}" ] && [ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
-}
+# alive PID, daemon_pids EXE...: shared with scripts/install-deps.sh (the staged copy of the testbed in the
+# state dir, used by the keepalived notify script, carries its own proc.sh: see install_notify_script)
+if [ -f "$TB_DIR/proc.sh" ]; then . "$TB_DIR/proc.sh"; else . "$REPO_DIR/scripts/proc.sh"; fi
 # stop_pid PID [SECONDS]: TERM, wait up to SECONDS (default 5), then KILL. rc 0 when stopped.
 stop_pid() {
   local pid=$1 secs=${2:-5} i
@@ -74,15 +74,6 @@ stop_pid() {
   kill -KILL "$pid" 2>/dev/null || true
   for ((i = 0; i < 40; i++)); do alive "$pid" || return 0; sleep 0.05; done
   return 1
-}
-# pids of processes whose executable is one of the given paths
-daemon_pids() {
-  local p exe want
-  for p in /proc/[0-9]*; do
-    exe=$(readlink "$p/exe" 2>/dev/null) || continue
-    for want in "$@"; do [ "$exe" = "$want" ] && echo "${p#/proc/}"; done
-  done
-  return 0
 }
 pkg_versions() {
   dpkg-query -W -f='${Package}=${Version} ' keepalived postfix dovecot-core prometheus prometheus-alertmanager 2>/dev/null
@@ -214,7 +205,7 @@ install_notify_script() {   # keepalived's script security wants a root-owned sc
   install -m 755 "$TB_DIR/keepalived-notify.sh" "$ST/bin/keepalived-notify.sh"
   # What runs inside a node's mount namespace must not live under /tmp (each node has its own /tmp, and
   # the checkout may be under /tmp): stage the testbed scripts in the state dir for the notify script.
-  rm -rf "$ST/testbed"; cp -a "$TB_DIR" "$ST/testbed"
+  rm -rf "$ST/testbed"; cp -a "$TB_DIR" "$ST/testbed"; cp "$REPO_DIR/scripts/proc.sh" "$ST/testbed/proc.sh"
 }
 ka_start() {   # ka_start NODE
   local n=$1 d=$ST/$1
