@@ -16,6 +16,9 @@ fi
 export EXPORTER_BIN=${EXPORTER_BIN:-$REPO_DIR/mailcluster_exporter}
 [ -x "$EXPORTER_BIN" ] || { echo "e2e/run.sh: no exporter binary $EXPORTER_BIN (make build)" >&2; exit 1; }
 GO=${GO:-go}
+# One testbed per machine (fixed namespaces and addresses): wait for another run to finish.
+exec 9>"${MC_E2E_LOCK:-/run/mc-e2e.lock}"
+flock -w 3600 9 || { echo "e2e/run.sh: another e2e run holds the testbed lock" >&2; exit 1; }
 t0=$(date +%s)
 teardown() {
   local rc=$?
