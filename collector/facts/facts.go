@@ -21,6 +21,21 @@ const (
 // Roles lists every role in exposition order.
 var Roles = []Role{RoleActive, RoleStandby, RoleMaster, RoleSlave, RoleOffline, RoleUnknown}
 
+// Observation is what one exporter's probes saw of a node
+// (mailcluster_node_observed{state}). It is not a role: the rules turn
+// observations into a role only where no reported role exists.
+type Observation string
+
+// The observed states of DESIGN.md §3, in exposition order.
+const (
+	ObservedServing Observation = "serving" // the primary service answers on the node's own address
+	ObservedAlive   Observation = "alive"   // it does not, but something on the node answers
+	ObservedSilent  Observation = "silent"  // nothing answers
+)
+
+// Observations lists every observed state in exposition order.
+var Observations = []Observation{ObservedServing, ObservedAlive, ObservedSilent}
+
 // SyncState is the data replication state (mailcluster_sync_state{state}).
 type SyncState string
 
