@@ -301,7 +301,9 @@ func (c *Cluster) Collect(ctx context.Context) *Snapshot {
 		})
 	}
 	wg.Wait()
-	// Sources merge in configuration order: earlier sources take precedence.
+	// Sources merge as the rules merge exporters (facts.Merge): worst peer
+	// and sync state, an explicit switch-off, known roles win; otherwise
+	// earlier sources in the configuration take precedence.
 	for _, set := range results {
 		for name, n := range set {
 			if c.cfg.NodeByName(name) == nil {

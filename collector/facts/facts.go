@@ -122,9 +122,12 @@ func (s Set) Names() []string {
 	return names
 }
 
-// Merge adds src into dst. A field already set in dst is kept (sources
-// earlier in the configuration take precedence), except the sync state,
-// where the worse state wins, and maps, which are merged key by key.
+// Merge adds src into dst the way the rules combine exporters: a known
+// role beats unknown (else the earlier source's role is kept); the worse
+// sync state wins; a peer seen down by any source is down; redundancy
+// switched off by any source is off. Other fields already set in dst are
+// kept (sources earlier in the configuration take precedence), and maps
+// are merged key by key.
 func (n *Node) Merge(src *Node) {
 	if src == nil {
 		return
@@ -138,7 +141,7 @@ func (n *Node) Merge(src *Node) {
 	if n.RoleCause == "" {
 		n.RoleCause = src.RoleCause
 	}
-	if n.RedundancyEnabled == nil {
+	if n.RedundancyEnabled == nil || src.RedundancyEnabled != nil && !*src.RedundancyEnabled {
 		n.RedundancyEnabled = src.RedundancyEnabled
 	}
 	n.SyncState = WorseSync(n.SyncState, src.SyncState)
@@ -161,7 +164,7 @@ func (n *Node) Merge(src *Node) {
 		if n.PeerUp == nil {
 			n.PeerUp = map[string]bool{}
 		}
-		if _, ok := n.PeerUp[k]; !ok {
+		if up, ok := n.PeerUp[k]; !ok || up {
 			n.PeerUp[k] = v
 		}
 	}
