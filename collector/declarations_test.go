@@ -308,3 +308,35 @@ func TestFailedMultiNodeSourceLeavesEveryNodeUnknown(t *testing.T) {
 		})
 	}
 }
+
+// Pacemaker describes every node of the cluster: the one running the
+// group is active, the other members standby, and a configured node it
+// does not list is unknown rather than absent.
+func TestPacemakerDescribesEveryNode(t *testing.T) {
+	cfg := loadCluster(t, `
+clusters:
+  - name: c
+    kind: failover_group
+    nodes:
+      - {name: node1, address: 127.0.0.1}
+      - {name: node2, address: 127.0.0.2}
+      - {name: node3, address: 127.0.0.3}
+    sources:
+      - type: pacemaker
+        pacemaker: {resource_group: mail-group, command: {argv: `+stripped(t, "parse/crmmon/testdata/healthy.crm_mon.xml")+`}}
+`)
+	cl, err := New(cfg.Clusters[0], cfg.Global, Options{LocalNode: "node2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := cl.Collect(context.Background())
+	want := map[string]facts.Role{"node1": facts.RoleActive, "node2": facts.RoleStandby, "node3": facts.RoleUnknown}
+	for n, role := range want {
+		if f := snap.Facts[n]; f == nil || f.Role != role {
+			t.Errorf("%s: %+v, want role %q", n, f, role)
+		}
+	}
+	if len(snap.Sources) != 3 {
+		t.Errorf("source_up for %d nodes, want 3: %+v", len(snap.Sources), snap.Sources)
+	}
+}
