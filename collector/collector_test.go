@@ -141,6 +141,7 @@ func TestObserve(t *testing.T) {
 		"silent":      {outcome("smtp", false), outcome("imap", false)},
 		"not-run":     {notRun("smtp"), notRun("imap")},
 		"partial-run": {notRun("smtp"), outcome("imap", false)},
+		"cut-short":   {{Service: &config.Service{Name: "smtp"}, NotRun: true, Result: prober.Result{Answered: true}}, notRun("imap")},
 	}
 	live := map[string][]ProbeOutcome{
 		"liveness": {outcome("tcp_22", true)},
@@ -152,7 +153,7 @@ func TestObserve(t *testing.T) {
 	want := map[string]facts.Observation{
 		"serving": facts.ObservedServing, "other": facts.ObservedAlive, "liveness": facts.ObservedAlive,
 		"banner": facts.ObservedAlive, "silent": facts.ObservedSilent, "partial-run": facts.ObservedSilent,
-		"only-ssh": facts.ObservedAlive,
+		"only-ssh": facts.ObservedAlive, "cut-short": facts.ObservedAlive,
 	}
 	for n, w := range want {
 		if got[n] != w {
