@@ -390,3 +390,25 @@ clusters:
 		t.Errorf("role history %+v; a probe blip must not count as a role change", h)
 	}
 }
+
+// The service source reports nothing itself (no role, no source_up); it
+// only names the primary service of the observations.
+func TestServiceSourceOnlyNamesThePrimaryService(t *testing.T) {
+	cfg := loadCluster(t, pairYAML+`    services: [smtp, imap]
+    sources:
+      - type: service
+        service: {primary_service: imap}
+`)
+	c, err := New(cfg.Clusters[0], cfg.Global, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.primary != "imap" || len(c.sources) != 0 {
+		t.Errorf("primary %q, %d sources; want imap and none", c.primary, len(c.sources))
+	}
+	cfg = loadCluster(t, pairYAML+`    services: [smtp, imap]
+`)
+	if got := primaryService(cfg.Clusters[0]); got != "smtp" {
+		t.Errorf("primary without a service source %q, want the first service", got)
+	}
+}
