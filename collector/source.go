@@ -68,4 +68,5 @@ var factories = map[string]factory{
 	"clpstat":       {provides: Provides{Role: true}, local: true, build: newClpstatSource},
 	"solaris":       {provides: Provides{Role: true}, local: true, build: newSolarisSource},
 	"mfilter":       {provides: Provides{Sync: true}, local: true, build: newMFilterSource},
+	"vip_holder":    {provides: Provides{Role: true}, build: newVIPHolderSource},
 }
