@@ -168,6 +168,12 @@ type SolarisSource struct {
 	ResourceGroup   string            `yaml:"resource_group"`
 	StorageResource string            `yaml:"storage_resource"`
 	Nodes           map[string]string `yaml:"nodes"`
+	// SuspendFlagFile stands in for the Suspended column that Sun Cluster
+	// 3.1's scstat does not print: while the file exists, the operator has
+	// suspended automatic failover of the group (e.g. with `scswitch -n -M`
+	// on the mail resource), and redundancy_enabled is 0; while it does
+	// not, 1. Ignored where the status shows a Suspended column.
+	SuspendFlagFile string `yaml:"suspend_flag_file"`
 }
 
 // MFilterSource reads an m-FILTER style replication definition.
