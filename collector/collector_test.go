@@ -3,6 +3,8 @@ package collector
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -349,5 +351,41 @@ func TestDRBDProcPeerIsTheOtherNode(t *testing.T) {
 	}
 	if _, ok := a.PeerUp["b"]; !ok {
 		t.Errorf("peer_up %v; want it keyed by the other node, b", a.PeerUp)
+	}
+}
+
+// A probe blip changes what the exporter observes, never the reported
+// role: it is no failover.
+func TestProbeBlipIsNoFailover(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	cfg := loadCluster(t, fmt.Sprintf(`
+clusters:
+  - name: pair
+    kind: active_standby
+    nodes:
+      - {name: a, address: 127.0.0.1}
+      - {name: b, address: 127.0.0.2}
+    services:
+      - {name: smtp, protocol: tcp, port: %d, timeout: 1s}
+`, port))
+	c, err := New(cfg.Clusters[0], cfg.Global, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reported := facts.Set{}
+	reported.Node("a").Role = facts.RoleActive
+	c.sources = []*sourceRunner{{name: "keepalived", provides: Provides{Role: true}, nodes: []string{"a"}, local: true, src: fakeSource{set: reported}}}
+	first := c.Collect(context.Background())
+	ln.Close() // the service stops answering for one collection
+	blip := c.Collect(context.Background())
+	if first.Observed["a"] != facts.ObservedServing || blip.Observed["a"] != facts.ObservedSilent {
+		t.Fatalf("observed %q then %q, want serving then silent", first.Observed["a"], blip.Observed["a"])
+	}
+	if h := blip.Roles["a"]; h.Role != facts.RoleActive || h.Changes != 0 {
+		t.Errorf("role history %+v; a probe blip must not count as a role change", h)
 	}
 }
