@@ -8,7 +8,10 @@ package systems_test
 
 import (
 	"fmt"
+	"net"
+	"strings"
 	"testing"
+	"time"
 )
 
 func withExtra(e expectation, c ...check) expectation {
@@ -178,4 +181,111 @@ func TestLinuxPairStandbyDownBothObserversSilent(t *testing.T) {
 		}, Expect: expectation{Cluster: "e2e", Status: 3, Redundancy: 3, Reasons: []string{"peer_down", "unknown"},
 			Extra: []check{resolved("active", "offline"),
 				firing("MailclusterNoActiveNode")}}})
+}
+
+// ---------------------------------------------------------------------
+// Observed roles: the appliance pair (appliance_test.go), whose adapter
+// reports no role, watched by two agentless monitors.
+// ---------------------------------------------------------------------
+
+const apNowhere = "127.0.0.59" // nothing listens here
+
+// monitor is one agentless exporter of the appliance pair; cut lists the
+// appliances it cannot reach (its probes of them go nowhere), and argv
+// replaces the adapter's command (YAML argv) when not empty.
+func monitor(t *testing.T, name, adapterOutput, argv string, cut ...string) exporterRun {
+	if argv == "" {
+		argv = stripArgv(abs(t, "testdata/"+adapterOutput))
+	}
+	cfg := applianceConfigArgv(argv)
+	for _, addr := range cut {
+		cfg = strings.Replace(cfg, "address: "+addr+",", "address: "+apNowhere+",", 1)
+	}
+	return exporterRun{Instance: name + ":9912", Config: cfg}
+}
+
+func apRoles(primary, secondary string) check {
+	return check{Expr: `mailcluster:node_role:resolved{cluster="redmail"} == 1`, Want: []wantSample{
+		{Labels: fmt.Sprintf(`mailcluster:node_role:resolved{cluster="redmail",node="primary",role=%q}`, primary), Value: 1},
+		{Labels: fmt.Sprintf(`mailcluster:node_role:resolved{cluster="redmail",node="secondary",role=%q}`, secondary), Value: 1},
+	}}
+}
+
+var apGreen = expectation{Cluster: "redmail", Status: 1, Redundancy: 1,
+	Gates: gates("versions_match", "redundancy_enabled", "roles_restored", "sync_complete",
+		"early_start_ok", "services_running", "restart_flag_clear")}
+
+func healthyAppliances(t *testing.T) {
+	appliance(t, apPrimary, true)
+	appliance(t, apSecondary, false)
+	commonIP(t, apVIP)
+}
+
+// One monitor loses its route to both appliances; the other still sees
+// the primary serving and the secondary alive. An observer that reaches
+// nothing learns only that it cannot reach the node: nobody is offline.
+func TestObserverPartitionedNotOffline(t *testing.T) {
+	healthyAppliances(t)
+	scenario(t, withExtra(apGreen, apRoles("active", "standby"),
+		check{Expr: `mailcluster_node_observed{state="silent",instance="mon1:9912"} == 1`, Want: []wantSample{
+			{Labels: `mailcluster_node_observed{cluster="redmail",instance="mon1:9912",job="mailcluster",node="primary",state="silent"}`, Value: 1},
+			{Labels: `mailcluster_node_observed{cluster="redmail",instance="mon1:9912",job="mailcluster",node="secondary",state="silent"}`, Value: 1}}}),
+		monitor(t, "mon1", "activemonitor-synced.txt", "", apPrimary, apSecondary),
+		monitor(t, "mon2", "activemonitor-synced.txt", ""))
+}
+
+// The secondary is powered off: every observer finds it silent, so it is
+// offline (peer_down).
+func TestObserversAllSilentOffline(t *testing.T) {
+	appliance(t, apPrimary, true)
+	commonIP(t, apVIP)
+	scenario(t, expectation{Cluster: "redmail", Status: 3, Redundancy: 3, Reasons: []string{"out_of_sync", "peer_down"},
+		Gates: gates("redundancy_enabled", "services_running", "restart_flag_clear"),
+		Extra: []check{apRoles("active", "offline")}},
+		monitor(t, "mon1", "activemonitor-peer-down.txt", ""),
+		monitor(t, "mon2", "activemonitor-peer-down.txt", ""))
+}
+
+// A shared adapter fails on one monitor and works on the other: the facts
+// of the one that worked stand (known beats unknown); green. When it
+// fails on both, the cluster is unknown (red).
+func TestSharedSourceFailsOnOneExporter(t *testing.T) {
+	healthyAppliances(t)
+	failing := yamlArgv("false")
+	t.Run("one-fails", func(t *testing.T) {
+		scenario(t, withExtra(apGreen, apRoles("active", "standby")),
+			monitor(t, "mon1", "activemonitor-synced.txt", ""),
+			monitor(t, "mon2", "", failing))
+	})
+	t.Run("both-fail", func(t *testing.T) {
+		scenario(t, expectation{Cluster: "redmail", Status: 3, Redundancy: 3, Reasons: []string{"unknown"},
+			Gates: gates("roles_restored", "services_running", "restart_flag_clear")},
+			monitor(t, "mon1", "", failing),
+			monitor(t, "mon2", "", failing))
+	})
+}
+
+// smtpNoEHLO greets and then refuses EHLO: the server answered, so the
+// node is alive (standby by observation), not offline.
+func smtpNoEHLO(c net.Conn) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	_, _ = c.Write([]byte("220 broken.example.invalid ESMTP\r\n"))
+	buf := make([]byte, 512)
+	if _, err := c.Read(buf); err != nil {
+		return
+	}
+	_, _ = c.Write([]byte("502 5.5.2 Error: command not recognized\r\n"))
+}
+
+func TestBannerWithoutEHLOIsAlive(t *testing.T) {
+	listen(t, fmt.Sprintf("%s:%d", apPrimary, apSMTPPort), smtpNoEHLO)
+	appliance(t, apSecondary, false)
+	scenario(t, expectation{Cluster: "redmail", Status: 3, Redundancy: 3, Reasons: []string{"no_active"},
+		// nothing completes a mail dialogue anywhere: services_stopped holds
+		Gates: gates("services_stopped", "versions_match", "redundancy_enabled", "sync_complete", "restart_flag_clear"),
+		Extra: []check{apRoles("standby", "standby"),
+			{Expr: `mailcluster_node_observed{node="primary"} == 1`, Want: []wantSample{
+				{Labels: `mailcluster_node_observed{cluster="redmail",instance="mon1:9912",job="mailcluster",node="primary",state="alive"}`, Value: 1}}}}},
+		monitor(t, "mon1", "activemonitor-synced.txt", ""))
 }
