@@ -289,3 +289,41 @@ func TestBannerWithoutEHLOIsAlive(t *testing.T) {
 				{Labels: `mailcluster_node_observed{cluster="redmail",instance="mon1:9912",job="mailcluster",node="primary",state="alive"}`, Value: 1}}}}},
 		monitor(t, "mon1", "activemonitor-synced.txt", ""))
 }
+
+// A source that describes several nodes (clpstat here) fails: it answers
+// for every node it describes (source_up 0 for both servers), so the
+// cluster is unknown instead of the other node's facts just vanishing.
+// With its mirror_command failing, the sync state is unknown, not absent
+// (and the source's roles with it). No role is reported, so the
+// observations decide: mail1 serves (active); mail2, a standby whose
+// services are stopped and that has no liveness check, is silent to the
+// only observer: offline, peer_down.
+func TestMultiNodeSourceFails(t *testing.T) {
+	expressMail(t, cpMail1, cpVIP)
+	failing := yamlArgv("false")
+	sourceUp := func(source string) check {
+		return check{Expr: fmt.Sprintf(`mailcluster_source_up{source=%q}`, source), Want: []wantSample{
+			{Labels: fmt.Sprintf(`mailcluster_source_up{cluster="expressmail",instance="mail1:9912",job="mailcluster",node="mail1",source=%q}`, source), Value: 0},
+			{Labels: fmt.Sprintf(`mailcluster_source_up{cluster="expressmail",instance="mail1:9912",job="mailcluster",node="mail2",source=%q}`, source), Value: 0},
+		}}
+	}
+	t.Run("clpstat", func(t *testing.T) {
+		cfg := clusterproConfig(cpSetup{group: "failover1", clp: failing,
+			mirror: clpmdstat(t, "clpmdstat-normal.txt"), vip: true})
+		scenario(t, expectation{Cluster: "expressmail", Status: 3, Redundancy: 3, Reasons: []string{"peer_down", "unknown"},
+			Gates: gates("services_running", "restart_flag_clear"),
+			Extra: []check{sourceUp("clpstat")}},
+			exporterRun{Instance: "mail1:9912", Config: cfg, Local: "mail1"})
+	})
+	t.Run("mirror", func(t *testing.T) {
+		cfg := clusterproConfig(cpSetup{group: "failover1",
+			clp:    catArgv(realOutput(t, "expresscluster/vagrant-clpstat-fip-md.txt")),
+			mirror: failing, vip: true})
+		scenario(t, expectation{Cluster: "expressmail", Status: 3, Redundancy: 3, Reasons: []string{"peer_down", "unknown"},
+			Gates: gates("services_running", "restart_flag_clear"),
+			Extra: []check{{Expr: `mailcluster:sync_state:max{state="unknown"} == 1`, Want: []wantSample{
+				{Labels: `mailcluster:sync_state:max{cluster="expressmail",node="mail1",state="unknown"}`, Value: 1},
+				{Labels: `mailcluster:sync_state:max{cluster="expressmail",node="mail2",state="unknown"}`, Value: 1}}}}},
+			exporterRun{Instance: "mail1:9912", Config: cfg, Local: "mail1"})
+	})
+}
