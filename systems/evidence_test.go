@@ -141,30 +141,35 @@ func TestLinuxPairStandbyServing(t *testing.T) {
 				{Labels: `mailcluster_node_observed{cluster="e2e",instance="monitor:9912",job="mailcluster",node="node-b",state="serving"}`, Value: 1}}})})
 }
 
-// The exporter on node-b stops (the node itself is fine). Its sync and
-// peer facts vanish: the wall must not stay green while they are missing;
-// within the rules' window (Prometheus' 5m staleness) it reads red,
-// reason unknown.
+// The exporter on node-b stops (the node itself is fine). Its role, sync
+// and peer facts vanish (Prometheus marks them stale at the failed
+// scrape): the wall must not stay green while they are missing. It reads
+// red, reason unknown, from the next evaluation on and for the hour the
+// facts are remembered.
 func TestLinuxPairNodeExporterStopped(t *testing.T) {
+	stopped := func(t *testing.T) []exporterRun {
+		activeMail(t, "node-a")
+		standbyMail(t, "node-b")
+		mail(t, lpVIP, "smtp", "imap", "pop3")
+		p := steadyPair()
+		return []exporterRun{p.nodeRun(t, "node-a"), p.agentlessRun()}
+	}
+	unknown := expectation{Cluster: "e2e", Status: 3, Redundancy: 3, Reasons: []string{"unknown"},
+		// node-b's version vanished with its exporter: versions_match 0;
+		// node-b is standby by observation: roles_restored holds
+		Gates: gates("redundancy_enabled", "roles_restored", "services_running", "restart_flag_clear"),
+		Extra: []check{
+			// node-b is known only from observations now: alive, standby
+			resolved("active", "standby"),
+			{Expr: `mailcluster:node_facts:vanished`, Want: []wantSample{
+				{Labels: `mailcluster:node_facts:vanished{cluster="e2e",family="peer",node="node-b"}`, Value: 1},
+				{Labels: `mailcluster:node_facts:vanished{cluster="e2e",family="role",node="node-b"}`, Value: 1},
+				{Labels: `mailcluster:node_facts:vanished{cluster="e2e",family="sync",node="node-b"}`, Value: 1}}}}}
 	timeline(t,
 		phase{Name: "steady", Minutes: 10, Start: steadyStart, Expect: steadyGreen},
-		phase{Name: "exporter-b-stopped", Minutes: 8, Start: func(t *testing.T) []exporterRun {
-			activeMail(t, "node-a")
-			standbyMail(t, "node-b")
-			mail(t, lpVIP, "smtp", "imap", "pop3")
-			p := steadyPair()
-			return []exporterRun{p.nodeRun(t, "node-a"), p.agentlessRun()}
-		}, Expect: expectation{Cluster: "e2e", Status: 3, Redundancy: 3, Reasons: []string{"unknown"},
-			// node-b's version vanished with its exporter: versions_match 0;
-			// node-b is standby by observation: roles_restored holds
-			Gates: gates("redundancy_enabled", "roles_restored", "services_running", "restart_flag_clear"),
-			Extra: []check{
-				// node-b is known only from observations now: alive, standby
-				resolved("active", "standby"),
-				{Expr: `mailcluster:node_facts:vanished`, Want: []wantSample{
-					{Labels: `mailcluster:node_facts:vanished{cluster="e2e",family="peer",node="node-b"}`, Value: 1},
-					{Labels: `mailcluster:node_facts:vanished{cluster="e2e",family="role",node="node-b"}`, Value: 1},
-					{Labels: `mailcluster:node_facts:vanished{cluster="e2e",family="sync",node="node-b"}`, Value: 1}}}}}})
+		// one minute after the failed scrape: already red
+		phase{Name: "exporter-b-stopped", Minutes: 2, Start: stopped, Expect: unknown},
+		phase{Name: "still-stopped", Minutes: 30, Start: stopped, Expect: unknown})
 }
 
 // node-b goes down entirely (its exporter with it): both remaining

@@ -390,8 +390,9 @@ var (
 // phase (listeners, files, processes; bound to the subtest it is given, so
 // they end with the phase) and returns the exporters Prometheus can scrape
 // during it. An exporter of the timeline missing from a phase is down: its
-// series stop (and go stale after Prometheus' 5m lookback) and its `up`
-// series is 0, as Prometheus records a failed scrape. The samples gathered
+// `up` series is 0 and its series are marked stale, as Prometheus records
+// a failed scrape (a series an exporter stops exporting is marked stale
+// too). The samples gathered
 // once per phase are held for Minutes one-minute samples, and Expect is
 // evaluated at the phase's last minute.
 type phase struct {
@@ -463,12 +464,18 @@ func timeline(t *testing.T, phases ...phase) {
 	for _, key := range order {
 		var tokens []string
 		for i, p := range phases {
-			v := "_"
-			if pt := values[key][i]; pt.present {
-				v = strconv.FormatFloat(pt.value, 'g', -1, 64)
-			}
+			pt := values[key][i]
 			for m := 0; m < p.Minutes; m++ {
-				tokens = append(tokens, v)
+				switch {
+				case pt.present:
+					tokens = append(tokens, strconv.FormatFloat(pt.value, 'g', -1, 64))
+				case m == 0 && i > 0 && values[key][i-1].present:
+					// Prometheus marks a series stale at the first scrape that
+					// lacks it, or fails.
+					tokens = append(tokens, "stale")
+				default:
+					tokens = append(tokens, "_")
+				}
 			}
 		}
 		test.InputSeries = append(test.InputSeries, inputSeries{Series: key, Values: strings.Join(tokens, " ")})
