@@ -141,6 +141,7 @@ func TestObserve(t *testing.T) {
 		"silent":      {outcome("smtp", false), outcome("imap", false)},
 		"not-run":     {notRun("smtp"), notRun("imap")},
 		"partial-run": {notRun("smtp"), outcome("imap", false)},
+		"cut-short":   {{Service: &config.Service{Name: "smtp"}, NotRun: true, Result: prober.Result{Answered: true}}, notRun("imap")},
 	}
 	live := map[string][]ProbeOutcome{
 		"liveness": {outcome("tcp_22", true)},
@@ -152,7 +153,7 @@ func TestObserve(t *testing.T) {
 	want := map[string]facts.Observation{
 		"serving": facts.ObservedServing, "other": facts.ObservedAlive, "liveness": facts.ObservedAlive,
 		"banner": facts.ObservedAlive, "silent": facts.ObservedSilent, "partial-run": facts.ObservedSilent,
-		"only-ssh": facts.ObservedAlive,
+		"only-ssh": facts.ObservedAlive, "cut-short": facts.ObservedAlive,
 	}
 	for n, w := range want {
 		if got[n] != w {
@@ -387,5 +388,27 @@ clusters:
 	}
 	if h := blip.Roles["a"]; h.Role != facts.RoleActive || h.Changes != 0 {
 		t.Errorf("role history %+v; a probe blip must not count as a role change", h)
+	}
+}
+
+// The service source reports nothing itself (no role, no source_up); it
+// only names the primary service of the observations.
+func TestServiceSourceOnlyNamesThePrimaryService(t *testing.T) {
+	cfg := loadCluster(t, pairYAML+`    services: [smtp, imap]
+    sources:
+      - type: service
+        service: {primary_service: imap}
+`)
+	c, err := New(cfg.Clusters[0], cfg.Global, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.primary != "imap" || len(c.sources) != 0 {
+		t.Errorf("primary %q, %d sources; want imap and none", c.primary, len(c.sources))
+	}
+	cfg = loadCluster(t, pairYAML+`    services: [smtp, imap]
+`)
+	if got := primaryService(cfg.Clusters[0]); got != "smtp" {
+		t.Errorf("primary without a service source %q, want the first service", got)
 	}
 }

@@ -194,8 +194,8 @@ func mustAbs(t *testing.T, rel string) string {
 	return p
 }
 
-// emitted is the fact families a source's output holds.
-func emitted(set facts.Set) Provides {
+// familiesIn is the fact families a source's output holds.
+func familiesIn(set facts.Set) Provides {
 	var p Provides
 	for _, n := range set {
 		p.Role = p.Role || n.Role != ""
@@ -228,7 +228,7 @@ func TestSourceDeclarationsMatchOutput(t *testing.T) {
 			if err != nil {
 				t.Fatalf("representative input failed: %v", err)
 			}
-			if got := emitted(set); got != r.provides {
+			if got := familiesIn(set); got != r.provides {
 				t.Errorf("declares %+v, emits %+v", r.provides, got)
 			}
 			if f := factories[c.typ]; f.all && len(r.nodes) != len(cfg.Clusters[0].Nodes) {
