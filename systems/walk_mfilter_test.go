@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // m-FILTER version-up walks (seed 003, FAQ 2578): the stop procedure, and
@@ -28,6 +29,7 @@ type mfBox struct {
 	data     bool // ENABLE_REP_DATA = ON
 	restart  bool // the restart-required flag is set
 	queued   int  // saved mail waiting in the slave's queue directory
+	stale    bool // the version file was last written 2h ago (the site job stopped)
 }
 
 // up is a running server with settings sync and the given data sync.
@@ -42,6 +44,7 @@ func (b mfBox) withRestart() mfBox         { b.restart = true; return b }
 func (b mfBox) withQueue(n int) mfBox      { b.queued = n; return b }
 func (b mfBox) at(version string) mfBox    { b.version = version; return b }
 func (b mfBox) serving(running bool) mfBox { b.running = running; return b }
+func (b mfBox) staleVersion() mfBox        { b.stale = true; return b }
 
 func mfDef(b mfBox, peer string) string {
 	var s strings.Builder
@@ -83,7 +86,11 @@ func mfWalkRun(e stepEnv, name string, b mfBox) exporterRun {
 		peer = mwMaster
 	}
 	def := e.file(name+".def", mfDef(b, peer), e.At)
-	version := e.file(name+".version", b.version+"\n", e.At)
+	written := e.At
+	if b.stale {
+		written = e.At.Add(-2 * time.Hour)
+	}
+	version := e.file(name+".version", b.version+"\n", written)
 	flag := "0\n"
 	if b.restart {
 		flag = "1\n"
@@ -184,6 +191,12 @@ func TestWalkMFilterStop(t *testing.T) {
 					Open:   []string{"redundancy_enabled", "roles_restored"},
 					Alerts: []string{"MailclusterMasterStartedBeforeSlave", "MailclusterRedundancyEnabledWithVersionSkew"},
 					Status: 3, Redund: 3, Note: "the slave reaches the new master's replica ports: versions differ with the sync path open"},
+			}},
+			{Name: "the site job stopped writing the version files", From: 2, Steps: []step{
+				{ID: "2a/2b'", Box: "master, slave", Action: "update both; the version files still say the old version, written before the update",
+					Setup:  mfPair(oldM.stopped().staleVersion(), oldS.stopped().staleVersion()),
+					Open:   []string{"services_stopped", "redundancy_disabled", "redundancy_enabled", "roles_restored"},
+					Status: 3, Redund: 3, Note: "a version file older than 1h is no evidence: versions_match stays shut"},
 			}},
 			{Name: "start the master before the slave", From: 4, Steps: []step{
 				{ID: "3a'", Box: "master", Action: "start the master first", Setup: mfPair(newM, newS.stopped()),
