@@ -170,4 +170,3 @@ func TestVIPHolderEvidence(t *testing.T) {
 		}
 	})
 }
-
