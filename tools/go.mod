@@ -3,7 +3,7 @@ module github.com/mailcluster/mailcluster_exporter/tools
 go 1.26.8
 
 require (
-	github.com/grafana/grafana-foundation-sdk/go v0.0.18
+	github.com/grafana/grafana-foundation-sdk/go v0.0.22
 	github.com/prometheus/common v0.72.1
 	github.com/prometheus/prometheus v0.316.0
 	go.yaml.in/yaml/v3 v3.0.5

@@ -35,7 +35,7 @@ func init() { plugins.RegisterDefaultPlugins() }
 // to panel options, field config and Prometheus targets) and returns the
 // decoded dashboard.
 //
-// SDK v0.0.18 quirk: on success its strict unmarshallers return an empty
+// SDK quirk (v0.0.18 to v0.0.22): on success its strict unmarshallers return an empty
 // cog.BuildErrors inside a non-nil error interface, which its own callers
 // take for a failure: errors are still reported correctly, but panels,
 // targets and options of a *valid* dashboard are dropped from the result.
