@@ -73,10 +73,10 @@ func TestAppliancePair(t *testing.T) {
 	}
 	roles := func(primary, secondary string) check {
 		return check{
-			Expr: `max by(cluster, node, role)(mailcluster_node_role{cluster="redmail"} == 1)`,
+			Expr: `mailcluster:node_role:resolved{cluster="redmail"} == 1`,
 			Want: []wantSample{
-				{Labels: fmt.Sprintf(`{cluster="redmail",node="primary",role=%q}`, primary), Value: 1},
-				{Labels: fmt.Sprintf(`{cluster="redmail",node="secondary",role=%q}`, secondary), Value: 1},
+				{Labels: fmt.Sprintf(`mailcluster:node_role:resolved{cluster="redmail",node="primary",role=%q}`, primary), Value: 1},
+				{Labels: fmt.Sprintf(`mailcluster:node_role:resolved{cluster="redmail",node="secondary",role=%q}`, secondary), Value: 1},
 			}}
 	}
 
