@@ -220,33 +220,29 @@ label_replace(
   max by(cluster, node)(%[2]s unless on(cluster, node) %[1]s) * 0 + 3,
   "fact", "$1: no version reported", "node", "(.+)")`, sel("mailcluster_software_info", m), sel("mailcluster_node_info", m))
 	case "roles_restored":
+		active := "(" + sel("mailcluster:node_active:bool", m) + " == 1)"
 		return fmt.Sprintf(`
 label_replace(
-  max by(cluster, node)(
-      ((%[1]s == 1) and on(cluster, node) (%[2]s == 1)) * 0 + 1
-    or
-      ((%[1]s == 1) and on(cluster, node) (%[3]s == 1)) * 0 + 1
-    or
-      %[4]s * 0 + 3
-  ),
+  max by(cluster, node)(%[1]s) * 0
+    + on(cluster) group_left()
+  (3 - 2 * (count by(cluster)(%[1]s) == bool 1)),
   "fact", "$1 is active", "node", "(.+)")
   or
 label_replace(
-  max by(cluster, node)(%[4]s unless on(cluster, node) (%[1]s == 1)) * 0 + 3,
-  "fact", "preferred node $1 is not active", "node", "(.+)")`,
-			sel("mailcluster:node_active:bool", m), sel("mailcluster_node_info", m, `preferred="true"`), sel("mailcluster_node_info", m, `preferred="false"`), sel("mailcluster_node_info", m, `preferred="true"`)) +
-			fmt.Sprintf(`
+  max by(cluster, node)(%[2]s unless on(cluster, node) %[1]s) * 0 + 3,
+  "fact", "preferred node $1 is not active", "node", "(.+)")
   or
 label_replace(
   max by(cluster, node)(
-    (%[1]s == 1) unless on(cluster, node) (%[2]s == 1)
+    (%[3]s == 0) unless on(cluster, node) (%[4]s == 1)
   ) * 0 + 3,
-  "fact", "$1 is not standby/slave", "node", "(.+)")
+  "fact", "$1 is neither active nor standby/slave", "node", "(.+)")
   or
 label_replace(
-  max by(cluster, node)(%[2]s == 1) * 0 + 1,
+  max by(cluster, node)((%[4]s == 1) unless on(cluster, node) %[1]s) * 0 + 1,
   "fact", "$1 is standby/slave", "node", "(.+)")`,
-				"("+sel("mailcluster:node_active:bool", m)+" == 0)", sel("mailcluster:node_role:resolved", m, `role=~"standby|slave"`))
+			active, sel("mailcluster_node_info", m, `preferred="true"`), sel("mailcluster:node_active:bool", m),
+			sel("mailcluster:node_role:resolved", m, `role=~"standby|slave"`))
 	case "sync_complete":
 		return fmt.Sprintf(`
 label_join(
