@@ -180,9 +180,11 @@ func clusterDashboard() (dashboard.Dashboard, error) {
 		}).
 		Links(runbooks("MailclusterServiceDownOnServingNode.md")))
 	b.WithPanel(hbarGauge("TLS certificate expiry", pos(12, 51, 12, 8), common.BarGaugeDisplayModeBasic).
-		Description("Days until the certificate each service presents expires (TLS or STARTTLS), per node and through the virtual address. Yellow within the rules' threshold (14 days by default), red within 3 days.").
+		Description("Days until the certificate each service presents expires (TLS or STARTTLS), per node and through the virtual address, and the chain: the first certificate of the presented chain to expire, often an intermediate. Yellow within the rules' threshold (14 days by default), red within 3 days.").
 		WithTarget(instant("A", fmt.Sprintf("(min by(node, service)(%s) - time()) / 86400", sel("mailcluster_service_tls_cert_expiry_timestamp_seconds", mn)), "{{node}} {{service}}")).
 		WithTarget(instant("B", fmt.Sprintf("(min by(service)(%s) - time()) / 86400", sel("mailcluster_virtual_service_tls_cert_expiry_timestamp_seconds", m)), "virtual {{service}}")).
+		WithTarget(instant("C", fmt.Sprintf("(min by(node, service)(%s) - time()) / 86400", sel("mailcluster_service_tls_chain_expiry_timestamp_seconds", mn)), "{{node}} {{service}} chain")).
+		WithTarget(instant("D", fmt.Sprintf("(min by(service)(%s) - time()) / 86400", sel("mailcluster_virtual_service_tls_chain_expiry_timestamp_seconds", m)), "virtual {{service}} chain")).
 		Unit("d").
 		Max(90).
 		Thresholds(thresholds(colorRed, 3, colorYellow, 14, colorGreen)).
