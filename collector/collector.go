@@ -99,12 +99,13 @@ func New(cfg *config.Cluster, global config.Global, opts Options) (*Cluster, err
 			return nil, fmt.Errorf("cluster %q: source %q: %w", cfg.Name, s.Name, err)
 		}
 		nodes := []string{c.local}
-		if !f.local {
+		if f.all || !f.local {
 			nodes = nodeNames(cfg)
 		}
-		c.sources = append(c.sources, &sourceRunner{name: s.Name, provides: f.provides, nodes: nodes, local: f.local, src: src})
-		c.provides.Role = c.provides.Role || f.provides.Role
-		c.provides.Sync = c.provides.Sync || f.provides.Sync
+		p := f.provides(s)
+		c.sources = append(c.sources, &sourceRunner{name: s.Name, provides: p, nodes: nodes, local: f.local && !f.all, src: src})
+		c.provides.Role = c.provides.Role || p.Role
+		c.provides.Sync = c.provides.Sync || p.Sync
 	}
 	if cfg.Kind == config.KindMasterSlave {
 		c.provides.Role = true // roles come from the configuration
@@ -355,7 +356,11 @@ func (s *sourceRunner) collect(ctx context.Context) (set facts.Set, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("no time left: %w", err)
 	}
-	return s.src.Collect(ctx)
+	set, err = s.src.Collect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.provides.keep(set), nil
 }
 
 // unknownFacts is what a failed source leaves: the facts it is responsible

@@ -3,6 +3,8 @@ package collector
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -139,6 +141,7 @@ func TestObserve(t *testing.T) {
 		"silent":      {outcome("smtp", false), outcome("imap", false)},
 		"not-run":     {notRun("smtp"), notRun("imap")},
 		"partial-run": {notRun("smtp"), outcome("imap", false)},
+		"cut-short":   {{Service: &config.Service{Name: "smtp"}, NotRun: true, Result: prober.Result{Answered: true}}, notRun("imap")},
 	}
 	live := map[string][]ProbeOutcome{
 		"liveness": {outcome("tcp_22", true)},
@@ -150,7 +153,7 @@ func TestObserve(t *testing.T) {
 	want := map[string]facts.Observation{
 		"serving": facts.ObservedServing, "other": facts.ObservedAlive, "liveness": facts.ObservedAlive,
 		"banner": facts.ObservedAlive, "silent": facts.ObservedSilent, "partial-run": facts.ObservedSilent,
-		"only-ssh": facts.ObservedAlive,
+		"only-ssh": facts.ObservedAlive, "cut-short": facts.ObservedAlive,
 	}
 	for n, w := range want {
 		if got[n] != w {
@@ -349,5 +352,63 @@ func TestDRBDProcPeerIsTheOtherNode(t *testing.T) {
 	}
 	if _, ok := a.PeerUp["b"]; !ok {
 		t.Errorf("peer_up %v; want it keyed by the other node, b", a.PeerUp)
+	}
+}
+
+// A probe blip changes what the exporter observes, never the reported
+// role: it is no failover.
+func TestProbeBlipIsNoFailover(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	cfg := loadCluster(t, fmt.Sprintf(`
+clusters:
+  - name: pair
+    kind: active_standby
+    nodes:
+      - {name: a, address: 127.0.0.1}
+      - {name: b, address: 127.0.0.2}
+    services:
+      - {name: smtp, protocol: tcp, port: %d, timeout: 1s}
+`, port))
+	c, err := New(cfg.Clusters[0], cfg.Global, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reported := facts.Set{}
+	reported.Node("a").Role = facts.RoleActive
+	c.sources = []*sourceRunner{{name: "keepalived", provides: Provides{Role: true}, nodes: []string{"a"}, local: true, src: fakeSource{set: reported}}}
+	first := c.Collect(context.Background())
+	ln.Close() // the service stops answering for one collection
+	blip := c.Collect(context.Background())
+	if first.Observed["a"] != facts.ObservedServing || blip.Observed["a"] != facts.ObservedSilent {
+		t.Fatalf("observed %q then %q, want serving then silent", first.Observed["a"], blip.Observed["a"])
+	}
+	if h := blip.Roles["a"]; h.Role != facts.RoleActive || h.Changes != 0 {
+		t.Errorf("role history %+v; a probe blip must not count as a role change", h)
+	}
+}
+
+// The service source reports nothing itself (no role, no source_up); it
+// only names the primary service of the observations.
+func TestServiceSourceOnlyNamesThePrimaryService(t *testing.T) {
+	cfg := loadCluster(t, pairYAML+`    services: [smtp, imap]
+    sources:
+      - type: service
+        service: {primary_service: imap}
+`)
+	c, err := New(cfg.Clusters[0], cfg.Global, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.primary != "imap" || len(c.sources) != 0 {
+		t.Errorf("primary %q, %d sources; want imap and none", c.primary, len(c.sources))
+	}
+	cfg = loadCluster(t, pairYAML+`    services: [smtp, imap]
+`)
+	if got := primaryService(cfg.Clusters[0]); got != "smtp" {
+		t.Errorf("primary without a service source %q, want the first service", got)
 	}
 }

@@ -30,7 +30,9 @@ func primaryService(cl *config.Cluster) string {
 //   - silent: every probe that ran was left unanswered.
 //
 // A node none of whose probes ran (no probe configured, or no time left in
-// the collection) is absent: this exporter has no evidence either way.
+// the collection) is absent: this exporter has no evidence either way. A
+// probe cut short by the collection still shows the node alive if the
+// server had answered it.
 func observe(primary string, services map[string][]ProbeOutcome, live map[string][]ProbeOutcome) map[string]facts.Observation {
 	out := map[string]facts.Observation{}
 	nodes := map[string]bool{}
@@ -45,6 +47,11 @@ func observe(primary string, services map[string][]ProbeOutcome, live map[string
 		for _, list := range [][]ProbeOutcome{services[n], live[n]} {
 			for _, o := range list {
 				if o.NotRun {
+					// Cut short by the collection, not by the server: no
+					// fact, except that a connection it got was answered.
+					if o.Result.Answered {
+						ran, answered = true, true
+					}
 					continue
 				}
 				ran = true

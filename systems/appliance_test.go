@@ -22,6 +22,11 @@ const (
 )
 
 func applianceConfig(t *testing.T, adapterOutput string) string {
+	return applianceConfigArgv(stripArgv(abs(t, "testdata/"+adapterOutput)))
+}
+
+// applianceConfigArgv is the configuration with the adapter's argv (YAML).
+func applianceConfigArgv(adapterArgv string) string {
 	return fmt.Sprintf(`
 global:
   probe_timeout: 2s
@@ -45,8 +50,7 @@ clusters:
         name: activemonitor
         command:
           argv: %s
-`, apVIP, apPrimary, apSecondary, apSMTPPort, apPOPPort, apAdminPort,
-		stripArgv(abs(t, "testdata/"+adapterOutput)))
+`, apVIP, apPrimary, apSecondary, apSMTPPort, apPOPPort, apAdminPort, adapterArgv)
 }
 
 // appliance starts one box: its admin port when powered on, and SMTP/POP
