@@ -34,7 +34,7 @@ const phaseFile = "../../rules/tests/phase.yml"
 //	 0 A window closed, healthy, mail served
 //	 5 B window open (for 2 h: ends at 7500 s)
 //	10 C gated services stopped on n1 and the virtual address       → gate 1
-//	15 D redundancy disabled, n2 down (offline), n2 updated to 2.0.8 → gate 2
+//	15 D redundancy disabled, n2 down (offline, no peer link), n2 updated to 2.0.8 → gate 2
 //	20 E n1 updated too                                            → gate 3
 //	25 F redundancy enabled, n2 syncing, still offline              → gate 4
 //	30 G n2 standby again; u1 synced at once, u2 keeps syncing       → gate 5, then 6 (u1) / 7 (u2)
@@ -121,7 +121,7 @@ func walkSeries(c string) []promSeries {
 		}
 		series("mailcluster_redundancy_enabled", nl, func(f walkFacts) string { return b(f.enabled) })
 		peer := map[string]string{"n1": "n2", "n2": "n1"}[n]
-		series("mailcluster_peer_up", fmt.Sprintf(`%s,peer=%q`, nl, peer), func(f walkFacts) string { return b(n == "n2" || !f.n2Offline) })
+		series("mailcluster_peer_up", fmt.Sprintf(`%s,peer=%q`, nl, peer), func(f walkFacts) string { return b(!f.n2Offline) })
 		for _, v := range []string{"2.0.7", "2.0.8"} {
 			s.add("mailcluster_software_info", fmt.Sprintf(`%s,version=%q`, nl, v), versionValues(c, n, v))
 		}
