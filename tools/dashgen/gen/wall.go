@@ -140,12 +140,11 @@ func summaryStat(gp dashboard.GridPos, m string) *stat.PanelBuilder {
 	p := bigStat("Clusters", gp).
 		Description("How many of the selected clusters are in each state. OK green; SYNCING yellow (syncing or degraded); DOWN red (any red state); OFF gray (redundancy switched off); NO DATA purple (no exporter reports the cluster any more); IN UPDATE: an update window is open, whatever the colour. Each cluster counts once.").
 		TextMode(showValueAndName).
-		Orientation(common.VizOrientationVertical).
+		Orientation(common.VizOrientationHorizontal).
 		Unit("short").
 		Decimals(0).
 		Thresholds(thresholds(colorPending)).
 		Links(runbooks("MailclusterRedundancyRed.md"))
-	p.Orientation(common.VizOrientationHorizontal)
 	state := wallStateExpr(m)
 	for i, c := range summaryCategories {
 		ref := string(rune('A' + i))
