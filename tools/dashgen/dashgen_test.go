@@ -682,6 +682,12 @@ func TestWallIsKiosk(t *testing.T) {
 		if p.gp.Y+p.gp.H > 36 {
 			t.Errorf("wall panel %q ends at grid row %d, below a 1080p screen (36)", p.title, p.gp.Y+p.gp.H)
 		}
+		// 30 exception tiles in a 6 × 5 grid stay about 300 × 90 px at
+		// 1080p (a grid unit is 80 px wide, 30 px high) only on the full
+		// width and 12 rows or more.
+		if p.title == "Needs attention — worst first" && (p.gp.W < 24 || p.gp.H < 12) {
+			t.Errorf("exceptions grid is %d × %d grid units; 30 tiles need 24 × 12", p.gp.W, p.gp.H)
+		}
 	}
 	for _, v := range d.Templating.List {
 		if v.Name == "cluster" && (v.Multi == nil || !*v.Multi || v.IncludeAll == nil || !*v.IncludeAll) {
