@@ -23,7 +23,7 @@ var dashboardsDir = mustAbs("../dashboards")
 var mustShowData = map[string]*regexp.Regexp{
 	"mailcluster-wall.json":          regexp.MustCompile(`^(Clusters|All clusters|History — every cluster|Data freshness|Exporters|Firing alerts)$`),
 	"mailcluster-cluster.json":       regexp.MustCompile(`^(Redundancy state|Overall status|Node roles|Evidence per exporter|Services — node × service|Services — status, failure reason, TLS|Update window)$`),
-	"mailcluster-update-window.json": regexp.MustCompile(`^(Update window|Next step|[1-9]\. [a-z_]+( \(optional\))?|Node roles|Gated services)$`),
+	"mailcluster-update-window.json": regexp.MustCompile(`^(Update window|Next step|[1-9]\. [a-z]+_[a-z_]+( \(optional\))?|Node roles|Gated services)$`),
 }
 
 // dashQuery is one query of the committed dashboards, as listed by
