@@ -489,6 +489,18 @@ func anchorExprs(n *yaml.Node) {
 	alias(n)
 }
 
+// The same walk in Prometheus 3's engine (the module's, in process), so the
+// phase and the queries hold on both major versions.
+func TestPhaseWalkPrometheus3(t *testing.T) {
+	var input []promSeries
+	var exprs []promExpr
+	for _, c := range []string{"u1", "u2"} {
+		input = append(input, walkSeries(c)...)
+		exprs = append(exprs, phaseExpectations(t, c)...)
+	}
+	evalInProcess(t, rulesFile(t), promTC{Interval: "1m", InputSeries: input, ExprTests: exprs})
+}
+
 func TestPhaseWalk(t *testing.T) {
 	got := phaseDoc(t)
 	if *updatePhase {
