@@ -68,6 +68,9 @@ const (
 	stNoActive   state = "no_active"   // both nodes report standby
 	stDown       state = "down"        // smtp down on the active node
 	stSplit      state = "split"       // both nodes report active
+	// in an update window with the gated smtp stopped on n1 and the
+	// virtual address, n2 out of sync: red for the sync, not DOWN
+	stUpdateOutOfSync state = "update_out_of_sync"
 )
 
 // wallWant is the wall code each state must show (gen.WallStates).
@@ -141,19 +144,22 @@ func clusterSeries(c string, st state) []promSeries {
 	switch st {
 	case stSyncing:
 		sync["n2"] = "syncing"
-	case stOutOfSync:
+	case stOutOfSync, stUpdateOutOfSync:
 		sync["n2"] = "out_of_sync"
 	}
 	smtpUp := map[string]float64{"n1": 1, "n2": 0}
-	if st == stDown {
+	if st == stDown || st == stUpdateOutOfSync {
 		smtpUp["n1"] = 0
 	}
 	if st == stSplit {
 		smtpUp["n2"] = 1
 	}
-	window := 0.0
-	if st == stInUpdate {
+	window, vip := 0.0, 1.0
+	if st == stInUpdate || st == stUpdateOutOfSync {
 		window = 1
+	}
+	if st == stUpdateOutOfSync {
+		vip = 0
 	}
 	for i, n := range []string{"n1", "n2"} {
 		own := nodeExporter(c, n)
@@ -212,7 +218,7 @@ func clusterSeries(c string, st state) []promSeries {
 	s.add("mailcluster_node_info", fmt.Sprintf(`cluster=%q,node="n2",kind="active_standby",address="192.0.2.12",priority="2",preferred="false",%s`, c, prober), v1)
 	s.add("mailcluster_service_info", fmt.Sprintf(`cluster=%q,service="smtp",protocol="smtp",port="25",tls="none",gated="true",%s`, c, prober), v1)
 	s.add("mailcluster_update_window_open", fmt.Sprintf(`cluster=%q,%s`, c, prober), num(window))
-	s.add("mailcluster_virtual_service_up", vl, num(1))
+	s.add("mailcluster_virtual_service_up", vl, num(vip))
 	s.add("mailcluster_virtual_service_probe_duration_seconds", vl, num(0.1))
 	return s.out
 }
@@ -386,7 +392,7 @@ func TestClusterDetailQueries(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		st   state
-	}{{"d1", stOK}, {"d2", stPeerDown}, {"d3", stSplit}, {"d4", stNoEvidence}} {
+	}{{"d1", stOK}, {"d2", stPeerDown}, {"d3", stSplit}, {"d4", stNoEvidence}, {"d5", stUpdateOutOfSync}} {
 		input = append(input, clusterSeries(c.name, c.st)...)
 	}
 	const at = "10m"
@@ -399,6 +405,7 @@ func TestClusterDetailQueries(t *testing.T) {
 	exprs := []promExpr{
 		{Expr: findQuery(t, d1, file, "Overall status", "A"), EvalTime: at, ExpSamples: []promSample{{`{cluster="d1"}`, 10}}},
 		{Expr: findQuery(t, d3, file, "Overall status", "A"), EvalTime: at, ExpSamples: []promSample{{`{cluster="d3"}`, 90}}},
+		{Expr: findQuery(t, queriesFor(t, "d5"), file, "Overall status", "A"), EvalTime: at, ExpSamples: []promSample{{`{cluster="d5"}`, 65}}},
 		{Expr: findQuery(t, d3, file, "Node roles", "A"), EvalTime: at, ExpSamples: []promSample{{`{cluster="d3", node="n1"}`, 1}, {`{cluster="d3", node="n2"}`, 1}}},
 		// n2's role source failed (reported unknown): the prober's
 		// observation (alive) resolves it to standby; the cluster is red for

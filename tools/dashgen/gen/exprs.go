@@ -87,7 +87,8 @@ func windowOpen(m string) string {
 // wallStateExpr is the state of every known cluster as a WallStates code
 // (one series per cluster, label cluster only). First match wins:
 // red (the worst red reason, DOWN when a service of a serving node or of the
-// virtual address is red), yellow (SYNCING when the redundancy is syncing,
+// virtual address is red, except a gated service stopped in an open update
+// window, which the rules do not count either), yellow (SYNCING when the redundancy is syncing,
 // else DEGRADED), gray (DISABLED when redundancy is off, else IN UPDATE:
 // gated services stopped in an open window), green (IN UPDATE while a
 // window is open, else OK), and NO DATA for a cluster seen within the hour
@@ -111,9 +112,12 @@ func wallStateExpr(m string) string {
           %[9]s * %[10]d
         or
           (
-              max by(cluster)(%[11]s == 3)
+              max by(cluster)((%[11]s == 3) unless on(cluster, service) %[25]s)
             or
-              max by(cluster)((%[12]s == 3) and on(cluster, node) (mailcluster:node_should_serve:bool == 1))
+              max by(cluster)(
+                ((%[12]s == 3) and on(cluster, node) (mailcluster:node_should_serve:bool == 1))
+                  unless on(cluster, service) %[25]s
+              )
           ) * 0 + %[13]d
       )
         and on(cluster) (%[14]s == 3)
@@ -146,7 +150,8 @@ func wallStateExpr(m string) string {
 		reason("syncing"), wallCode("SYNCING"), wallCode("DEGRADED"),
 		reason("disabled"), wallCode("DISABLED"), wallCode("IN UPDATE"),
 		windowOpen(m), wallCode("OK"),
-		knownClusters(m), wallCode("NO DATA"))
+		knownClusters(m), wallCode("NO DATA"),
+		fmt.Sprintf("(group by(cluster, service)(%s) and on(cluster) %s)", sel("mailcluster_service_info", m, `gated="true"`), windowOpen(m)))
 }
 
 // wallTilesExpr: the wall state of every known cluster, worst first, with
