@@ -259,7 +259,7 @@ func TestScanUsersJSONStreams(t *testing.T) {
 	if c.Users != 3000 || c.Failed != 30 {
 		t.Errorf("got %+v", *c)
 	}
-	for _, bad := range []string{`{"username":"u"}`, `[{"username":"u","failed":"maybe"}]`, `[{"username":"u","failed":"-"}`, ``} {
+	for _, bad := range []string{`{"username":"u"}`, `[{"username":"u","failed":"maybe"}]`, `[{"username":"u","failed":"-"}`, ``, "[]\n]"} {
 		if err := ScanUsersAny(strings.NewReader(bad), func(User) error { return nil }); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
