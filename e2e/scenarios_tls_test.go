@@ -78,9 +78,11 @@ func testBigQueue(t *testing.T) {
 	t.Logf("deferred = %d in Prometheus %s after the last message was accepted", n, d.Round(time.Second))
 	waitValue(t, "postfix_queue source up on node-a", 10*time.Second,
 		`mailcluster_source_up{cluster="e2e",node="node-a",source="postfix_queue",exporter="node-a"}`, 1)
-	// every scrape of node-a's exporter in the last 30 s, the queue full all along
+	// every scrape of node-a's exporter for 30 s, the queue full all along
 	time.Sleep(30 * time.Second)
 	waitValue(t, "still exactly 20,000 after 30 s", 5*time.Second, deferred, n)
+	waitValue(t, "postfix_queue source up at every scrape of the last 30 s", 5*time.Second,
+		`min_over_time(mailcluster_source_up{cluster="e2e",node="node-a",source="postfix_queue",exporter="node-a"}[30s])`, 1)
 	// Measured, not asserted (timing depends on the machine's load): the
 	// slowest and the average scrape, and what each source took.
 	for _, agg := range []string{"max", "avg"} {
