@@ -91,6 +91,9 @@ func testBigQueue(t *testing.T) {
 			t.Logf("%s scrape of node-a's exporter over 30 s with %d queued messages: %.3f s", agg, n, v[0].Value)
 		}
 	}
+	if v := mustQuery(t, `min_over_time(`+deferred[len("max("):len(deferred)-1]+`[30s])`); len(v) == 1 {
+		t.Logf("lowest deferred count of the last 30 s: %.0f (below %d only if a scrape's deadline cut postqueue short)", v[0].Value, n)
+	}
 	for _, s := range mustQuery(t, `max by(source)(max_over_time(mailcluster_source_duration_seconds{cluster="e2e",node="node-a",exporter="node-a"}[30s]))`) {
 		t.Logf("  source %-14s slowest %.3f s", s.Metric["source"], s.Value)
 	}
