@@ -214,6 +214,27 @@ func (s *Service) validate(v *validator, p string) {
 	validTLSServerName(v, p+".tls_server_name", s.TLSServerName)
 }
 
+// redactURL shows a URL in an error without what may carry secrets: the
+// userinfo (user:password@), the query string and the fragment.
+func redactURL(raw string) string {
+	out := raw
+	cut := false
+	if i := strings.IndexAny(out, "?#"); i >= 0 {
+		out, cut = out[:i], true
+	}
+	if i := strings.Index(out, "://"); i >= 0 {
+		if j := strings.LastIndex(out[i+3:], "@"); j >= 0 {
+			out = out[:i+3] + out[i+3+j+1:]
+		}
+	} else if j := strings.LastIndex(out, "@"); j >= 0 {
+		out = out[j+1:]
+	}
+	if cut {
+		out += "?…"
+	}
+	return out
+}
+
 // validTLSServerName: a DNS name as clients write it. An IP address is
 // refused: certificates are checked against the name clients use, never
 // against an address (DESIGN §2.12).
@@ -370,7 +391,7 @@ func (s *Source) validate(v *validator, p string, cl *Cluster) {
 		if s.HTTP == nil {
 			v.errorf(p+".http.url", "required")
 		} else if u, err := url.Parse(s.HTTP.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			v.errorf(p+".http.url", "must be an http:// or https:// URL, got %q", s.HTTP.URL)
+			v.errorf(p+".http.url", "must be an http:// or https:// URL, got %q", redactURL(s.HTTP.URL))
 		} else if u.User != nil {
 			v.errorf(p+".http.url", "must not contain credentials; use username and password_file")
 		}

