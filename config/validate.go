@@ -72,6 +72,7 @@ func (cl *Cluster) validate(v *validator, p string) {
 	if len(cl.Nodes) < minNodes || len(cl.Nodes) > maxNodes {
 		v.errorf(p+".nodes", "a %s cluster has %d to %d nodes, got %d", cl.Kind, minNodes, maxNodes, len(cl.Nodes))
 	}
+	validTLSServerName(v, p+".tls_server_name", cl.TLSServerName)
 	if cl.VirtualAddress != "" && !validHost(cl.VirtualAddress) {
 		v.errorf(p+".virtual_address", "must be an IP address or host name without port, got %q", cl.VirtualAddress)
 	}
@@ -210,6 +211,41 @@ func (s *Service) validate(v *validator, p string) {
 	if s.HTTPPath != "" && !strings.HasPrefix(s.HTTPPath, "/") {
 		v.errorf(p+".http_path", "must start with /, got %q", s.HTTPPath)
 	}
+	validTLSServerName(v, p+".tls_server_name", s.TLSServerName)
+}
+
+// redactURL shows a URL in an error without what may carry secrets: the
+// userinfo (user:password@), the query string and the fragment.
+func redactURL(raw string) string {
+	out := raw
+	cut := false
+	if i := strings.IndexAny(out, "?#"); i >= 0 {
+		out, cut = out[:i], true
+	}
+	if i := strings.Index(out, "://"); i >= 0 {
+		if j := strings.LastIndex(out[i+3:], "@"); j >= 0 {
+			out = out[:i+3] + out[i+3+j+1:]
+		}
+	} else if j := strings.LastIndex(out, "@"); j >= 0 {
+		out = out[j+1:]
+	}
+	if cut {
+		out += "?…"
+	}
+	return out
+}
+
+// validTLSServerName: a DNS name as clients write it. An IP address is
+// refused: certificates are checked against the name clients use, never
+// against an address (DESIGN §2.12).
+func validTLSServerName(v *validator, path, name string) {
+	switch {
+	case name == "":
+	case net.ParseIP(name) != nil:
+		v.errorf(path, "must be the host name clients use (e.g. mail.example.com), not an address: %q", name)
+	case !hostNameRe.MatchString(name):
+		v.errorf(path, "not a host name: %q", name)
+	}
 }
 
 func (w *Schedule) validate(v *validator, p string) {
@@ -317,8 +353,10 @@ func (s *Source) validate(v *validator, p string, cl *Cluster) {
 		}
 	case "drbd":
 		if s.DRBD != nil {
-			if f := s.DRBD.Format; f != "" && f != "json" && f != "proc" {
-				v.errorf(p+".drbd.format", "must be json or proc, got %q", f)
+			switch f := s.DRBD.Format; f {
+			case "", "json", "text", "events2", "proc":
+			default:
+				v.errorf(p+".drbd.format", "must be json, text, events2 or proc, got %q", f)
 			}
 			cmd("drbd.command", &s.DRBD.Command, false)
 		}
@@ -353,7 +391,7 @@ func (s *Source) validate(v *validator, p string, cl *Cluster) {
 		if s.HTTP == nil {
 			v.errorf(p+".http.url", "required")
 		} else if u, err := url.Parse(s.HTTP.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			v.errorf(p+".http.url", "must be an http:// or https:// URL, got %q", s.HTTP.URL)
+			v.errorf(p+".http.url", "must be an http:// or https:// URL, got %q", redactURL(s.HTTP.URL))
 		} else if u.User != nil {
 			v.errorf(p+".http.url", "must not contain credentials; use username and password_file")
 		}
