@@ -285,7 +285,7 @@ func (s *Source) sourceBlocks() map[string]bool {
 		"marker": s.Marker != nil, "peer_tcp": s.PeerTCP != nil, "queue_dir": s.QueueDir != nil,
 		"postfix_queue": s.PostfixQueue != nil, "command": s.Command != nil, "http": s.HTTP != nil,
 		"version": s.Version != nil, "clpstat": s.Clpstat != nil, "solaris": s.Solaris != nil,
-		"mfilter": s.MFilter != nil,
+		"mfilter": s.MFilter != nil, "vip_holder": s.VIPHolder != nil,
 	} {
 		if ok {
 			set[name] = true
@@ -296,7 +296,7 @@ func (s *Source) sourceBlocks() map[string]bool {
 
 // SourceTypes lists every source type the configuration accepts.
 var SourceTypes = []string{"service", "vip_local", "keepalived", "pacemaker", "drbd", "dovecot", "marker",
-	"peer_tcp", "queue_dir", "postfix_queue", "command", "http", "version", "clpstat", "solaris", "mfilter"}
+	"peer_tcp", "queue_dir", "postfix_queue", "command", "http", "version", "clpstat", "solaris", "mfilter", "vip_holder"}
 
 func (s *Source) validate(v *validator, p string, cl *Cluster) {
 	known := false
@@ -418,6 +418,27 @@ func (s *Source) validate(v *validator, p string, cl *Cluster) {
 	case "solaris":
 		if s.Solaris == nil || s.Solaris.ResourceGroup == "" {
 			v.errorf(p+".solaris.resource_group", "required: the mail resource group, e.g. MAIL-RG")
+		}
+	case "vip_holder":
+		if cl.VirtualAddress == "" {
+			v.errorf(p, "vip_holder needs the cluster's virtual_address")
+		}
+		h := s.VIPHolder
+		if h == nil {
+			v.errorf(p+".vip_holder.method", "required: ssh, tls or http_header")
+			break
+		}
+		switch h.Method {
+		case "ssh", "tls":
+		case "http_header":
+			if h.Header == "" {
+				v.errorf(p+".vip_holder.header", "required for method http_header: the response header to compare")
+			}
+		default:
+			v.errorf(p+".vip_holder.method", "must be ssh, tls or http_header, got %q", h.Method)
+		}
+		if h.Port < 0 || h.Port > 65535 {
+			v.errorf(p+".vip_holder.port", "must be a TCP port, got %d", h.Port)
 		}
 	case "mfilter":
 		if s.MFilter == nil || s.MFilter.DefFile == "" {

@@ -22,6 +22,11 @@ const (
 )
 
 func applianceConfig(t *testing.T, adapterOutput string) string {
+	return applianceConfigArgv(stripArgv(abs(t, "testdata/"+adapterOutput)))
+}
+
+// applianceConfigArgv is the configuration with the adapter's argv (YAML).
+func applianceConfigArgv(adapterArgv string) string {
 	return fmt.Sprintf(`
 global:
   probe_timeout: 2s
@@ -45,8 +50,7 @@ clusters:
         name: activemonitor
         command:
           argv: %s
-`, apVIP, apPrimary, apSecondary, apSMTPPort, apPOPPort, apAdminPort,
-		stripArgv(abs(t, "testdata/"+adapterOutput)))
+`, apVIP, apPrimary, apSecondary, apSMTPPort, apPOPPort, apAdminPort, adapterArgv)
 }
 
 // appliance starts one box: its admin port when powered on, and SMTP/POP
@@ -73,10 +77,10 @@ func TestAppliancePair(t *testing.T) {
 	}
 	roles := func(primary, secondary string) check {
 		return check{
-			Expr: `max by(cluster, node, role)(mailcluster_node_role{cluster="redmail"} == 1)`,
+			Expr: `mailcluster:node_role:resolved{cluster="redmail"} == 1`,
 			Want: []wantSample{
-				{Labels: fmt.Sprintf(`{cluster="redmail",node="primary",role=%q}`, primary), Value: 1},
-				{Labels: fmt.Sprintf(`{cluster="redmail",node="secondary",role=%q}`, secondary), Value: 1},
+				{Labels: fmt.Sprintf(`mailcluster:node_role:resolved{cluster="redmail",node="primary",role=%q}`, primary), Value: 1},
+				{Labels: fmt.Sprintf(`mailcluster:node_role:resolved{cluster="redmail",node="secondary",role=%q}`, secondary), Value: 1},
 			}}
 	}
 
@@ -117,7 +121,7 @@ func TestAppliancePair(t *testing.T) {
 		commonIP(t, apVIP)
 		scenario(t, expectation{
 			Cluster: "redmail", Status: 3, Redundancy: 3, Reasons: []string{"out_of_sync"},
-			Gates: gates("versions_match", "redundancy_enabled", "roles_restored", "services_running", "restart_flag_clear"),
+			Gates: gates("versions_match", "redundancy_enabled", "roles_restored", "services_running"),
 		}, run(t, "activemonitor-out-of-sync.txt", false))
 	})
 
@@ -130,7 +134,7 @@ func TestAppliancePair(t *testing.T) {
 		commonIP(t, apVIP)
 		scenario(t, expectation{
 			Cluster: "redmail", Status: 3, Redundancy: 3, Reasons: []string{"out_of_sync", "peer_down"},
-			Gates: gates("redundancy_enabled", "services_running", "restart_flag_clear"),
+			Gates: gates("redundancy_enabled", "services_running"),
 			Extra: []check{roles("active", "offline")},
 		}, run(t, "activemonitor-peer-down.txt", false))
 	})
@@ -146,7 +150,7 @@ func TestAppliancePair(t *testing.T) {
 		scenario(t, expectation{
 			Cluster: "redmail", Status: 2, Redundancy: 2, Reasons: []string{"syncing"},
 			Gates: gates("versions_match", "redundancy_enabled", "roles_restored",
-				"early_start_ok", "services_running", "restart_flag_clear"),
+				"early_start_ok", "services_running"),
 		}, run(t, "activemonitor-syncing.txt", true))
 	})
 
@@ -161,7 +165,7 @@ func TestAppliancePair(t *testing.T) {
 		appliance(t, apPrimary, false)
 		scenario(t, expectation{
 			Cluster: "redmail", Status: 0, Redundancy: 0, Reasons: []string{"disabled", "no_active", "peer_down"},
-			Gates: gates("services_stopped", "redundancy_disabled", "restart_flag_clear"),
+			Gates: gates("services_stopped", "redundancy_disabled"),
 			Extra: []check{roles("standby", "offline")},
 		}, run(t, "activemonitor-step1-redundancy-disabled.txt", true))
 	})

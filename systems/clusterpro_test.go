@@ -145,7 +145,8 @@ func TestClusterpro(t *testing.T) {
 			Cluster: "expressmail", Status: 3, Redundancy: 3, Reasons: []string{"peer_down"},
 			// mail1 is offline: it reports no redundancy fact, so the only
 			// report (mail2: Online, not suspended) makes redundancy_enabled 1.
-			Gates: gates("redundancy_enabled", "services_running", "restart_flag_clear"),
+			// Shared disk, no sync source: sync_complete holds vacuously.
+			Gates: gates("redundancy_enabled", "sync_complete", "services_running", "restart_flag_clear"),
 			Extra: []check{{
 				Expr: `max by(cluster, node)(mailcluster_node_role{cluster="expressmail",role="offline"})`,
 				Want: []wantSample{
@@ -165,7 +166,7 @@ func TestClusterpro(t *testing.T) {
 			mirror: clpmdstat(t, "clpmdstat-abnormal.txt"), vip: true})
 		scenario(t, expectation{
 			Cluster: "expressmail", Status: 3, Redundancy: 3, Reasons: []string{"out_of_sync"},
-			Gates: gates("redundancy_enabled", "roles_restored", "services_running", "restart_flag_clear"),
+			Gates: gates("redundancy_enabled", "roles_restored", "services_running"),
 		}, exporterRun{Instance: "mail1:9912", Config: cfg, Local: "mail1"})
 	})
 
@@ -179,7 +180,7 @@ func TestClusterpro(t *testing.T) {
 			mirror: clpmdstat(t, "clpmdstat-recovering.txt"), vip: true})
 		scenario(t, expectation{
 			Cluster: "expressmail", Status: 2, Redundancy: 2, Reasons: []string{"syncing"},
-			Gates: gates("redundancy_enabled", "roles_restored", "early_start_ok", "services_running", "restart_flag_clear"),
+			Gates: gates("redundancy_enabled", "roles_restored", "early_start_ok", "services_running"),
 		}, exporterRun{Instance: "mail1:9912", Config: cfg, Local: "mail1"})
 	})
 
