@@ -75,6 +75,7 @@ func (cl *Cluster) validate(v *validator, p string) {
 	if cl.MaxConcurrency < 0 {
 		v.errorf(p+".max_concurrency", "must be 0 (no limit of its own) or more, got %d", cl.MaxConcurrency)
 	}
+	validTLSServerName(v, p+".tls_server_name", cl.TLSServerName)
 	if cl.VirtualAddress != "" && !validHost(cl.VirtualAddress) {
 		v.errorf(p+".virtual_address", "must be an IP address or host name without port, got %q", cl.VirtualAddress)
 	}
@@ -213,6 +214,20 @@ func (s *Service) validate(v *validator, p string) {
 	if s.HTTPPath != "" && !strings.HasPrefix(s.HTTPPath, "/") {
 		v.errorf(p+".http_path", "must start with /, got %q", s.HTTPPath)
 	}
+	validTLSServerName(v, p+".tls_server_name", s.TLSServerName)
+}
+
+// validTLSServerName: a DNS name as clients write it. An IP address is
+// refused: certificates are checked against the name clients use, never
+// against an address (DESIGN §2.12).
+func validTLSServerName(v *validator, path, name string) {
+	switch {
+	case name == "":
+	case net.ParseIP(name) != nil:
+		v.errorf(path, "must be the host name clients use (e.g. mail.example.com), not an address: %q", name)
+	case !hostNameRe.MatchString(name):
+		v.errorf(path, "not a host name: %q", name)
+	}
 }
 
 func (w *Schedule) validate(v *validator, p string) {
@@ -320,8 +335,10 @@ func (s *Source) validate(v *validator, p string, cl *Cluster) {
 		}
 	case "drbd":
 		if s.DRBD != nil {
-			if f := s.DRBD.Format; f != "" && f != "json" && f != "proc" {
-				v.errorf(p+".drbd.format", "must be json or proc, got %q", f)
+			switch f := s.DRBD.Format; f {
+			case "", "json", "text", "events2", "proc":
+			default:
+				v.errorf(p+".drbd.format", "must be json, text, events2 or proc, got %q", f)
 			}
 			cmd("drbd.command", &s.DRBD.Command, false)
 		}
