@@ -63,7 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	maxTimeout := serve.Flag("scrape.max-timeout", "Upper bound for the collection deadline.").Default("60s").Duration()
 	maxCollections := serve.Flag("scrape.max-collections", "Collections running at once (scrapes of one target with the same timeout share one); a scrape that finds none free waits up to half its timeout, then gets 503.").
 		Default(strconv.Itoa(exporter.DefaultMaxCollections)).Int()
-	maxRequests := serve.Flag("web.max-requests", "Maximum number of parallel scrape requests; more get 503 at once. Use 0 to disable.").Default("40").Int()
+	maxRequests := serve.Flag("web.max-requests", "Maximum number of parallel scrape requests; more get 503 at once. Use 0 to disable.").Default("200").Int()
 	enableLifecycle := serve.Flag("web.enable-lifecycle", "Allow POST /-/reload. Protect it with --web.config.file (basic auth); SIGHUP always reloads.").Bool()
 	toolkitFlags := kingpinflag.AddFlags(serve, DefaultListenAddress)
 

@@ -3,7 +3,7 @@
 # bench/fakemail in a private network namespace (nothing leaves it), with a real Prometheus loaded
 # with the bundled rules, then a soak of /probe scrapes. Needs root (unshare --net) and Debian's
 # prometheus. Prints Markdown tables (docs/performance.md keeps one run's results).
-# Env: CLUSTERS (1000), COLLECTIONS (5), SOAK (10000), PROM_TIME (75s), MAX_CONCURRENCY (0 = default),
+# Env: CLUSTERS (1000), COLLECTIONS (5), SOAK (10000), PROM_TIME (75s), MAX_CONCURRENCY (0 = default), NO_PROMETHEUS=1,
 #      EXPORTER_BIN (another build to measure, e.g. an older commit's; default: build this tree).
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,4 +28,4 @@ echo
 unshare --net -- sh -c 'ip link set lo up && exec "$0" "$@"' "$BIN/scale" \
   -exporter "$BIN/mailcluster_exporter" -fakemail "$BIN/fakemail" -rules "$REPO/rules" \
   -clusters "${CLUSTERS:-1000}" -collections "${COLLECTIONS:-5}" -soak "${SOAK:-10000}" \
-  -prometheus-time "${PROM_TIME:-75s}" -max-concurrency "${MAX_CONCURRENCY:-0}"
+  -prometheus-time "${PROM_TIME:-75s}" -max-concurrency "${MAX_CONCURRENCY:-0}" ${NO_PROMETHEUS:+-prometheus ""}
