@@ -29,7 +29,7 @@ func (s *silentNodes) update(probes []*probeTask, started []bool, outcomes []Pro
 			continue
 		}
 		ran[p.node] = true
-		up[p.node] = up[p.node] || (!outcomes[i].NotRun && outcomes[i].Result.Up)
+		up[p.node] = up[p.node] || outcomes[i].Result.Answered || (!outcomes[i].NotRun && outcomes[i].Result.Up)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
