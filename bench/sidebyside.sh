@@ -3,7 +3,8 @@
 # check the same 11 dialogues of the real e2e testbed in interleaved rounds; prints the CPU ratio.
 # Needs root and the testbed's packages (make deps). Installs prometheus-blackbox-exporter if missing
 # (never while another apt-get runs). Takes the testbed lock, brings the testbed up and always down.
-# Env: ROUNDS (400), EXPORTER_BIN (a build to measure; default: build this tree).
+# Env: ROUNDS (400), EXPORTER_BIN (a build to measure; default: build this tree),
+#      COMPARE_BIN (another build measured in the same rounds, e.g. an older commit's).
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 [ "$(id -u)" = 0 ] || { echo "bench/sidebyside.sh: must run as root (testbed namespaces)" >&2; exit 1; }
@@ -31,4 +32,4 @@ echo "# side by side on $(hostname): $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 ip netns exec mce2e-c "$BIN/sidebyside" -exporter "$BIN/mailcluster_exporter" -blackbox "$BB" \
-  -config "${MC_E2E_STATE:-/run/mc-e2e}/client/exporter.yml" -rounds "${ROUNDS:-400}"
+  -config "${MC_E2E_STATE:-/run/mc-e2e}/client/exporter.yml" -rounds "${ROUNDS:-400}" ${COMPARE_BIN:+-compare "$COMPARE_BIN"}

@@ -267,6 +267,7 @@ scrape_configs:
 	cpu0 := cpuSeconds(exporterPid)
 	t0 := time.Now()
 	evals := map[string][]float64{}
+	ruleTimes := map[string]float64{} // summed over the evaluations seen
 	for time.Since(t0) < wait {
 		time.Sleep(15 * time.Second)
 		var r struct {
@@ -275,6 +276,11 @@ scrape_configs:
 					Name           string  `json:"name"`
 					EvaluationTime float64 `json:"evaluationTime"`
 					LastEvaluation string  `json:"lastEvaluation"`
+					Rules          []struct {
+						Name           string            `json:"name"`
+						Labels         map[string]string `json:"labels"`
+						EvaluationTime float64           `json:"evaluationTime"`
+					} `json:"rules"`
 				} `json:"groups"`
 			} `json:"data"`
 		}
@@ -284,6 +290,15 @@ scrape_configs:
 		for _, g := range r.Data.Groups {
 			if !strings.HasPrefix(g.LastEvaluation, "0001") {
 				evals[g.Name] = append(evals[g.Name], g.EvaluationTime)
+				for _, rule := range g.Rules {
+					name := rule.Name
+					for _, k := range []string{"reason", "gate"} {
+						if v := rule.Labels[k]; v != "" {
+							name += "{" + k + "=" + v + "}"
+						}
+					}
+					ruleTimes[name] += rule.EvaluationTime
+				}
 			}
 		}
 	}
@@ -304,6 +319,20 @@ scrape_configs:
 			s = append(s, fmt.Sprintf("%.3f", v))
 		}
 		fmt.Printf("| %s | %d | %s |\n", n, len(evals[n]), strings.Join(s, " "))
+	}
+	fmt.Println()
+	type rt struct {
+		name string
+		t    float64
+	}
+	var top []rt
+	for n, t := range ruleTimes {
+		top = append(top, rt{n, t})
+	}
+	sort.Slice(top, func(i, j int) bool { return top[i].t > top[j].t })
+	fmt.Println("most expensive rules (evaluation time summed over the evaluations seen):")
+	for i := 0; i < len(top) && i < 8; i++ {
+		fmt.Printf("- %s %.3f s\n", top[i].name, top[i].t)
 	}
 	fmt.Println()
 	for _, q := range []struct{ what, expr string }{

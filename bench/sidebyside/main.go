@@ -25,8 +25,9 @@ import (
 )
 
 const (
-	mcAddr = "10.213.47.1:19027"
-	bbAddr = "10.213.47.1:19115"
+	mcAddr    = "10.213.47.1:19027"
+	otherAddr = "10.213.47.1:19028"
+	bbAddr    = "10.213.47.1:19115"
 )
 
 // The testbed (e2e/testbed/lib.sh): nodes, VIP, mail ports, liveness port.
@@ -76,6 +77,7 @@ func main() {
 	bbBin := flag.String("blackbox", "/usr/bin/prometheus-blackbox-exporter", "blackbox_exporter binary")
 	mcConfig := flag.String("config", "/run/mc-e2e/client/exporter.yml", "the agentless exporter's configuration of the testbed")
 	rounds := flag.Int("rounds", 400, "interleaved rounds")
+	other := flag.String("compare", "", "another mailcluster_exporter build (e.g. an older commit) measured in the same rounds")
 	flag.Parse()
 	work, err := os.MkdirTemp("", "mc-sidebyside-")
 	if err != nil {
@@ -93,6 +95,13 @@ func main() {
 	defer stop(bb)
 	waitHTTP("http://" + mcAddr + "/-/healthy")
 	waitHTTP("http://" + bbAddr + "/-/healthy")
+	var oc *exec.Cmd
+	if *other != "" {
+		oc = start(work, *other, "--config.file="+*mcConfig, "--web.listen-address="+otherAddr, "--cluster.node=none",
+			"--windows.file="+filepath.Join(work, "windows-other.json"), "--log.level=error")
+		defer stop(oc)
+		waitHTTP("http://" + otherAddr + "/-/healthy")
+	}
 
 	var bbURLs []string
 	for _, h := range hosts {
@@ -117,9 +126,20 @@ func main() {
 	mcUp := strings.Count(body, "_up{") - strings.Count(body, "} 0\n")
 	fmt.Printf("blackbox_exporter: %d of %d dialogues succeed; mailcluster_exporter: %d service_up series of value 1\n\n", bbUp, len(bbURLs), mcUp)
 
-	var mcCPU, bbCPU float64
-	var mcWall, bbWall []time.Duration
+	otherURL := "http://" + otherAddr + "/probe?cluster=e2e"
+	if oc != nil {
+		get(otherURL)
+	}
+	var mcCPU, bbCPU, oCPU float64
+	var mcWall, bbWall, oWall []time.Duration
 	for i := 0; i < *rounds; i++ {
+		if oc != nil {
+			c0 := cpu(oc.Process.Pid)
+			t0 := time.Now()
+			get(otherURL)
+			oWall = append(oWall, time.Since(t0))
+			oCPU += cpu(oc.Process.Pid) - c0
+		}
 		c0 := cpu(mc.Process.Pid)
 		t0 := time.Now()
 		get(mcURL)
@@ -139,7 +159,13 @@ func main() {
 	fmt.Println("|---|---|---|---|")
 	fmt.Printf("| blackbox_exporter (%d scrapes, sequential) | %.2f | %.0f | %.1f |\n", len(bbURLs), bbCPU/n*1e3, bbCPU/n/float64(len(bbURLs))*1e6, p50(bbWall))
 	fmt.Printf("| mailcluster_exporter (one /probe?cluster=) | %.2f | %.0f | %.1f |\n", mcCPU/n*1e3, mcCPU/n/float64(len(bbURLs))*1e6, p50(mcWall))
+	if oc != nil {
+		fmt.Printf("| mailcluster_exporter, -compare build | %.2f | %.0f | %.1f |\n", oCPU/n*1e3, oCPU/n/float64(len(bbURLs))*1e6, p50(oWall))
+	}
 	fmt.Printf("\nCPU ratio mailcluster_exporter / blackbox_exporter: %.3f (target ≤ 0.125)\n", mcCPU/bbCPU)
+	if oc != nil {
+		fmt.Printf("CPU ratio of the -compare build / blackbox_exporter: %.3f\n", oCPU/bbCPU)
+	}
 }
 
 func p50(d []time.Duration) float64 {
