@@ -262,7 +262,7 @@ func (c *Cluster) Collect(ctx context.Context) *Snapshot {
 	// Every probe and source waits for a slot of the exporter-wide
 	// scheduler; one that gets none before the deadline never runs and
 	// reports nothing. Nodes that answered nothing last time go last.
-	batch := c.group.Batch()
+	batch := c.group.Batch(ctx)
 	silent := c.silent.get()
 	probed := make([]ProbeOutcome, len(c.probes)) // by index; NotRun until a probe reports
 	started := make([]bool, len(c.probes))        // got a slot (and may have been cut short)
@@ -301,7 +301,7 @@ func (c *Cluster) Collect(ctx context.Context) *Snapshot {
 			}
 		})
 	}
-	batch.Wait(ctx)
+	batch.Wait()
 	for i, s := range c.sources {
 		if !ranSource[i] { // no slot before the deadline: the source could not produce its facts
 			c.opts.Logger.Warn("source not run: no free slot before the scrape deadline (raise the scrape timeout or global.max_concurrency)",

@@ -101,15 +101,17 @@ type task struct {
 // Batch is the tasks of one collection of one group.
 type Batch struct {
 	g       *Group
+	ctx     context.Context
 	pending int  // queued or running, under the scheduler's lock
 	waiting bool // Wait was called: no more tasks come
 	closed  bool // done is closed
 	done    chan struct{}
 }
 
-// Batch starts a batch of tasks in the group.
-func (g *Group) Batch() *Batch {
-	return &Batch{g: g, done: make(chan struct{})}
+// Batch starts a batch of tasks in the group, for a collection that ends
+// with ctx: once ctx is done, its queued tasks never start.
+func (g *Group) Batch(ctx context.Context) *Batch {
+	return &Batch{g: g, ctx: ctx, done: make(chan struct{})}
 }
 
 // Go queues run at priority p. It runs on its own goroutine once a slot is
@@ -134,11 +136,12 @@ func (b *Batch) Go(p Priority, run func()) {
 	s.dispatchLocked()
 }
 
-// Wait returns when every task of the batch has finished. When ctx ends
-// first, the tasks still queued are dropped (they never run) and Wait
-// returns once the running ones have finished; they are expected to
-// honour ctx themselves.
-func (b *Batch) Wait(ctx context.Context) {
+// Wait returns when every task of the batch has finished. When the
+// batch's context ends first, the tasks still queued are dropped (they
+// never run) and Wait returns once the running ones have finished; they
+// are expected to honour the context themselves.
+func (b *Batch) Wait() {
+	ctx := b.ctx
 	b.g.s.mu.Lock()
 	b.waiting = true
 	b.finishIfDoneLocked()
@@ -229,8 +232,23 @@ func (s *Scheduler) dispatchLocked() {
 }
 
 // pickLocked takes the next task: the most urgent priority first, and
-// within it the groups in turn, skipping groups at their own limit.
+// within it the groups in turn, skipping groups at their own limit. Tasks
+// whose collection is over are dropped on the way.
 func (s *Scheduler) pickLocked() *task {
+	for {
+		t := s.nextLocked()
+		if t == nil || t.b.ctx.Err() == nil {
+			return t
+		}
+		t.b.pending--
+		t.b.finishIfDoneLocked()
+		if g := t.b.g; g.idle() {
+			s.leaveRingLocked(g)
+		}
+	}
+}
+
+func (s *Scheduler) nextLocked() *task {
 	n := len(s.ring)
 	for p := Normal; p < numPriorities; p++ {
 		if p == Deferred && s.deferred >= s.deferredCap() {

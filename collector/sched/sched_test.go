@@ -48,7 +48,7 @@ func TestGlobalBoundAcrossGroupsAndBatches(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				batch := grp.Batch()
+				batch := grp.Batch(context.Background())
 				for i := 0; i < 20; i++ {
 					batch.Go(Priority(i%2), func() {
 						c.enter()
@@ -59,7 +59,7 @@ func TestGlobalBoundAcrossGroupsAndBatches(t *testing.T) {
 						time.Sleep(50 * time.Microsecond) // let others pile up
 					})
 				}
-				batch.Wait(context.Background())
+				batch.Wait()
 			}()
 		}
 	}
@@ -78,7 +78,7 @@ func TestGlobalBoundAcrossGroupsAndBatches(t *testing.T) {
 func TestGroupLimit(t *testing.T) {
 	s := New(10)
 	var c counter
-	b := s.NewGroup(2).Batch()
+	b := s.NewGroup(2).Batch(context.Background())
 	for i := 0; i < 30; i++ {
 		b.Go(Normal, func() {
 			c.enter()
@@ -86,7 +86,7 @@ func TestGroupLimit(t *testing.T) {
 			time.Sleep(50 * time.Microsecond)
 		})
 	}
-	b.Wait(context.Background())
+	b.Wait()
 	if m := c.max.Load(); m > 2 {
 		t.Fatalf("%d tasks of one group ran at once, group limit 2", m)
 	}
@@ -97,7 +97,7 @@ func TestGroupLimit(t *testing.T) {
 // groups take turns.
 func TestFairnessBetweenGroups(t *testing.T) {
 	s := New(2)
-	dead := s.NewGroup(0).Batch()
+	dead := s.NewGroup(0).Batch(context.Background())
 	release := make(chan struct{}, 100)
 	var deadStarted atomic.Int64
 	started := make(chan struct{}, 100)
@@ -111,7 +111,7 @@ func TestFairnessBetweenGroups(t *testing.T) {
 	watchdog(t, started, "first dead task")
 	watchdog(t, started, "second dead task")
 
-	healthy := s.NewGroup(0).Batch()
+	healthy := s.NewGroup(0).Batch(context.Background())
 	var ranBefore atomic.Int64
 	done := make(chan struct{})
 	healthy.Go(Normal, func() {
@@ -124,17 +124,17 @@ func TestFairnessBetweenGroups(t *testing.T) {
 		t.Fatalf("the healthy group's task ran after %d dead tasks had started, want 2 (its turn came next)", got)
 	}
 	close(release)
-	healthy.Wait(context.Background())
-	dead.Wait(context.Background())
+	healthy.Wait()
+	dead.Wait()
 }
 
 // Deferred tasks run after every Normal task queued at the time.
 func TestDeferredRunLast(t *testing.T) {
 	s := New(1) // one slot: tasks start in the order they are picked
-	b := s.NewGroup(0).Batch()
+	b := s.NewGroup(0).Batch(context.Background())
 	hold := make(chan struct{})
 	in := make(chan struct{})
-	blocker := s.NewGroup(0).Batch()
+	blocker := s.NewGroup(0).Batch(context.Background())
 	blocker.Go(Normal, func() { close(in); <-hold })
 	watchdog(t, in, "blocker")
 	var order []Priority // appended by one task at a time
@@ -143,8 +143,8 @@ func TestDeferredRunLast(t *testing.T) {
 		b.Go(Normal, func() { order = append(order, Normal) })
 	}
 	close(hold)
-	blocker.Wait(context.Background())
-	b.Wait(context.Background())
+	blocker.Wait()
+	b.Wait()
 	want := []Priority{Normal, Normal, Normal, Normal, Deferred, Deferred, Deferred, Deferred}
 	for i := range want {
 		if order[i] != want[i] {
@@ -157,7 +157,7 @@ func TestDeferredRunLast(t *testing.T) {
 // stays free for tasks that find their servers.
 func TestDeferredOnHalfTheSlots(t *testing.T) {
 	s := New(4)
-	b := s.NewGroup(0).Batch()
+	b := s.NewGroup(0).Batch(context.Background())
 	var c counter
 	for i := 0; i < 20; i++ {
 		b.Go(Deferred, func() {
@@ -166,12 +166,12 @@ func TestDeferredOnHalfTheSlots(t *testing.T) {
 			time.Sleep(50 * time.Microsecond)
 		})
 	}
-	healthy := s.NewGroup(0).Batch()
+	healthy := s.NewGroup(0).Batch(context.Background())
 	ran := make(chan struct{})
 	healthy.Go(Normal, func() { close(ran) })
 	watchdog(t, ran, "a Normal task while Deferred ones are queued")
-	b.Wait(context.Background())
-	healthy.Wait(context.Background())
+	b.Wait()
+	healthy.Wait()
 	if m := c.max.Load(); m > 2 {
 		t.Fatalf("%d Deferred tasks ran at once, at most half of 4 slots allowed", m)
 	}
@@ -180,8 +180,8 @@ func TestDeferredOnHalfTheSlots(t *testing.T) {
 // A task that never got a slot before its collection ended never runs.
 func TestQueuedTasksDroppedWhenContextEnds(t *testing.T) {
 	s := New(1)
-	b := s.NewGroup(0).Batch()
 	ctx, cancel := context.WithCancel(context.Background())
+	b := s.NewGroup(0).Batch(ctx)
 	started := make(chan struct{})
 	var ran atomic.Int64
 	b.Go(Normal, func() {
@@ -193,14 +193,14 @@ func TestQueuedTasksDroppedWhenContextEnds(t *testing.T) {
 	}
 	watchdog(t, started, "the first task")
 	cancel()
-	b.Wait(ctx)
+	b.Wait()
 	if n := ran.Load(); n != 0 {
 		t.Fatalf("%d queued tasks ran after the collection ended", n)
 	}
 	// The scheduler is free again for the next collection.
-	next := s.NewGroup(0).Batch()
+	next := s.NewGroup(0).Batch(context.Background())
 	next.Go(Normal, func() { ran.Add(1) })
-	next.Wait(context.Background())
+	next.Wait()
 	if ran.Load() != 1 {
 		t.Fatal("the next collection's task did not run")
 	}
@@ -208,7 +208,7 @@ func TestQueuedTasksDroppedWhenContextEnds(t *testing.T) {
 
 func TestSetLimitRaisesSlots(t *testing.T) {
 	s := New(1)
-	b := s.NewGroup(0).Batch()
+	b := s.NewGroup(0).Batch(context.Background())
 	hold := make(chan struct{})
 	in := make(chan struct{}, 2)
 	for i := 0; i < 2; i++ {
@@ -218,7 +218,7 @@ func TestSetLimitRaisesSlots(t *testing.T) {
 	s.SetLimit(2)
 	watchdog(t, in, "second task after raising the limit")
 	close(hold)
-	b.Wait(context.Background())
+	b.Wait()
 }
 
 func BenchmarkSchedule(b *testing.B) {
@@ -234,11 +234,11 @@ func BenchmarkSchedule(b *testing.B) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				batch := g.Batch()
+				batch := g.Batch(context.Background())
 				for i := 0; i < 18; i++ {
 					batch.Go(Normal, func() {})
 				}
-				batch.Wait(context.Background())
+				batch.Wait()
 			}()
 		}
 		wg.Wait()
