@@ -264,3 +264,59 @@ type snapCollector struct{ s *Snapshot }
 
 func (c snapCollector) Describe(ch chan<- *prometheus.Desc) { Describe(ch) }
 func (c snapCollector) Collect(ch chan<- prometheus.Metric) { c.s.Emit(ch) }
+
+// One cluster whose nodes are all dead cannot starve another cluster of
+// the same exporter: once its nodes are known to answer nothing, their
+// probes hold at most half of the slots, and the healthy cluster's probes
+// all run while the dead ones hang.
+func TestDeadClusterDoesNotStarveAnother(t *testing.T) {
+	s := sched.New(2)
+	dead := newScheduled(t, schedYAML, s)
+	deadNet := &fakeNet{dead: map[string]bool{"127.0.0.1": true, "127.0.0.2": true, "127.0.0.3": true}, onDead: make(chan struct{}, 100)}
+	deadNet.install(dead)
+	healthy := newScheduled(t, schedYAML, s)
+	healthyNet := &fakeNet{dead: map[string]bool{}}
+	healthyNet.install(healthy)
+
+	// Learn that the dead cluster's nodes answer nothing: a collection
+	// that ends once both of its nodes' probes hang.
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-deadNet.onDead; <-deadNet.onDead; cancel() }()
+	dead.Collect(ctx)
+	if sil := dead.silent.get(); !sil["a"] && !sil["b"] {
+		t.Fatalf("no node of the dead cluster marked silent: %v", sil)
+	}
+
+	// Both clusters collect at once; the dead one's probes hang until the
+	// collection ends, which happens only when every healthy probe has run.
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	want := int64(len(healthy.probes))
+	go func() {
+		for healthyNet.calls.Load() < want && ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-time.After(20 * time.Second):
+			t.Error("the healthy cluster's probes never all ran while the dead cluster's hung")
+			cancel()
+		}
+	}()
+	var wg sync.WaitGroup
+	var snap *Snapshot
+	wg.Add(2)
+	go func() { defer wg.Done(); dead.Collect(ctx) }()
+	go func() { defer wg.Done(); snap = healthy.Collect(ctx) }()
+	wg.Wait()
+	for node, outs := range snap.Services {
+		for _, o := range outs {
+			if o.NotRun || !o.Result.Up {
+				t.Errorf("healthy cluster, node %s %s: %+v, want up", node, o.Service.Name, o)
+			}
+		}
+	}
+}
