@@ -269,7 +269,7 @@ func (c *Cluster) Collect(ctx context.Context) *Snapshot {
 	for i, p := range c.probes {
 		probed[i] = ProbeOutcome{Service: p.service, NotRun: true}
 		pri := sched.Normal
-		if p.node != "" && silent[p.node] {
+		if silent[p.node] { // "" is the virtual address
 			pri = sched.Deferred
 		}
 		batch.Go(pri, func() {

@@ -4,10 +4,11 @@ import (
 	"sync"
 )
 
-// silentNodes remembers which nodes answered nothing in the previous
-// collection, so that the next one probes them after the others: a dead
-// node's probes wait for their whole timeout, and must not hold the slots
-// that probes of answering nodes need.
+// silentNodes remembers which nodes (and whether the virtual address, as
+// node "") answered nothing in the previous collection, so that the next
+// one probes them after the others: a dead node's probes wait for their
+// whole timeout, and must not hold the slots that probes of answering
+// nodes need.
 type silentNodes struct {
 	mu    sync.Mutex
 	nodes map[string]bool
@@ -25,7 +26,7 @@ func (s *silentNodes) get() map[string]bool {
 func (s *silentNodes) update(probes []*probeTask, started []bool, outcomes []ProbeOutcome) {
 	ran, up := map[string]bool{}, map[string]bool{}
 	for i, p := range probes {
-		if p.node == "" || !started[i] {
+		if !started[i] {
 			continue
 		}
 		ran[p.node] = true

@@ -278,14 +278,21 @@ func TestDeadClusterDoesNotStarveAnother(t *testing.T) {
 	healthyNet := &fakeNet{dead: map[string]bool{}}
 	healthyNet.install(healthy)
 
-	// Learn that the dead cluster's nodes answer nothing: a collection
-	// that ends once both of its nodes' probes hang.
+	// Learn that the dead cluster's addresses answer nothing: a
+	// collection with room for all its probes, ending once all hang.
+	s.SetLimit(len(dead.probes))
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { <-deadNet.onDead; <-deadNet.onDead; cancel() }()
+	go func() {
+		for range dead.probes {
+			<-deadNet.onDead
+		}
+		cancel()
+	}()
 	dead.Collect(ctx)
-	if sil := dead.silent.get(); !sil["a"] && !sil["b"] {
-		t.Fatalf("no node of the dead cluster marked silent: %v", sil)
+	if sil := dead.silent.get(); !sil["a"] || !sil["b"] || !sil[""] {
+		t.Fatalf("the dead cluster's nodes and virtual address are not all marked silent: %v", sil)
 	}
+	s.SetLimit(2)
 
 	// Both clusters collect at once; the dead one's probes hang until the
 	// collection ends, which happens only when every healthy probe has run.
@@ -309,7 +316,10 @@ func TestDeadClusterDoesNotStarveAnother(t *testing.T) {
 	var wg sync.WaitGroup
 	var snap *Snapshot
 	wg.Add(2)
+	// The dead cluster queues first and takes every slot it may (slots
+	// are handed out as tasks are queued); then the healthy one queues.
 	go func() { defer wg.Done(); dead.Collect(ctx) }()
+	<-deadNet.onDead
 	go func() { defer wg.Done(); snap = healthy.Collect(ctx) }()
 	wg.Wait()
 	for node, outs := range snap.Services {
