@@ -5,6 +5,7 @@
 # prometheus. Prints Markdown tables (docs/performance.md keeps one run's results).
 # Env: CLUSTERS (1000), COLLECTIONS (5), SOAK (10000), PROM_TIME (75s), MAX_CONCURRENCY (0 = default), NO_PROMETHEUS=1,
 #      EXPORTER_BIN (another build to measure, e.g. an older commit's; default: build this tree).
+#      RULES_DIR (rule files to load in Prometheus; default: rules/).
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 [ "$(id -u)" = 0 ] || { echo "bench/scale.sh: must run as root (private network namespace)" >&2; exit 1; }
@@ -26,6 +27,6 @@ echo
 # A new network namespace with only loopback: the fake servers, the exporter and Prometheus
 # live and die with it (the driver stops its children by pid).
 unshare --net -- sh -c 'ip link set lo up && exec "$0" "$@"' "$BIN/scale" \
-  -exporter "$BIN/mailcluster_exporter" -fakemail "$BIN/fakemail" -rules "$REPO/rules" \
+  -exporter "$BIN/mailcluster_exporter" -fakemail "$BIN/fakemail" -rules "${RULES_DIR:-$REPO/rules}" \
   -clusters "${CLUSTERS:-1000}" -collections "${COLLECTIONS:-5}" -soak "${SOAK:-10000}" \
   -prometheus-time "${PROM_TIME:-75s}" -max-concurrency "${MAX_CONCURRENCY:-0}" ${NO_PROMETHEUS:+-prometheus ""}

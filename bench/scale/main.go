@@ -110,7 +110,8 @@ func main() {
 		fmt.Printf("| %s | %.2f | %.2f | %.0f | %.0f | %.2f %% | %d | %d |\n", label, wall.Seconds(), cpu,
 			cpu/float64(*clusters*(len(services)*3+2))*1e6, rssMB(pid), g.share()*100, g.missing, g.slow)
 	}
-	fmt.Printf("\npeak RSS (VmHWM) %.0f MB; %s\n\n", hwmMB(pid), goStats(get("http://"+exporterAddr+"/metrics", 10)))
+	last := get("http://"+exporterAddr+"/metrics", 10)
+	fmt.Printf("\npeak RSS (VmHWM) %.0f MB; %s\n\n", hwmMB(pid), goStats(last))
 
 	if *promBin != "" {
 		runPrometheus(start, *promBin, *rulesDir, *work, *clusters, *promWait, pid)
