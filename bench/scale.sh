@@ -22,6 +22,7 @@ fi
 $GO build -o "$BIN/fakemail" ./bench/fakemail
 $GO build -o "$BIN/scale" ./bench/scale
 echo "# bench-scale on $(hostname): $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%dT%H:%MZ), $($GO version | cut -d' ' -f3), commit $(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty')"
+[ -n "${EXPORTER_BIN:-}" ] && echo "exporter measured: $EXPORTER_BIN (not this tree)"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 # A new network namespace with only loopback: the fake servers, the exporter and Prometheus

@@ -29,6 +29,8 @@ trap cleanup EXIT
 [ -x "$REPO/mailcluster_exporter" ] || CGO_ENABLED=0 $GO build -trimpath -o "$REPO/mailcluster_exporter" .
 EXPORTER_BIN="$REPO/mailcluster_exporter" e2e/testbed/up.sh >/dev/null
 echo "# side by side on $(hostname): $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), blackbox_exporter $("$BB" --version 2>&1 | head -1 | awk '{print $3}'), commit $(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty')"
+[ -n "${EXPORTER_BIN:-}" ] && echo "exporter measured: $EXPORTER_BIN (not this tree)"
+[ -n "${COMPARE_BIN:-}" ] && echo "compared with: $COMPARE_BIN"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 ip netns exec mce2e-c "$BIN/sidebyside" -exporter "$BIN/mailcluster_exporter" -blackbox "$BB" \
