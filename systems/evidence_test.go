@@ -332,3 +332,73 @@ func TestMultiNodeSourceFails(t *testing.T) {
 			exporterRun{Instance: "mail1:9912", Config: cfg, Local: "mail1"})
 	})
 }
+
+// ---------------------------------------------------------------------
+// Pacemaker (crm_mon's real XML in shared/real-outputs/pacemaker), read
+// on cluster01: Pacemaker describes every node.
+// ---------------------------------------------------------------------
+
+const (
+	pmVIP, pm01, pm02 = "127.0.0.40", "127.0.0.41", "127.0.0.42"
+	pmSMTPPort        = 26025
+)
+
+func pacemakerRun(t *testing.T, crmMonArgv string) exporterRun {
+	return exporterRun{Instance: "cluster01:9912", Local: "cluster01", Config: fmt.Sprintf(`
+global:
+  probe_timeout: 2s
+clusters:
+  - name: pcmk
+    kind: active_standby
+    virtual_address: %s
+    nodes:
+      - {name: cluster01, address: %s, priority: 1}
+      - {name: cluster02, address: %s, priority: 2}
+    services:
+      - {name: smtp, protocol: smtp, port: %d, gated: true}
+    sources:
+      - type: pacemaker
+        pacemaker:
+          resource_group: exim-group
+          command: {argv: %s}
+`, pmVIP, pm01, pm02, pmSMTPPort, crmMonArgv)}
+}
+
+func pmRoles(a, b string) check {
+	return check{Expr: `mailcluster:node_role:resolved{cluster="pcmk"} == 1`, Want: []wantSample{
+		{Labels: fmt.Sprintf(`mailcluster:node_role:resolved{cluster="pcmk",node="cluster01",role=%q}`, a), Value: 1},
+		{Labels: fmt.Sprintf(`mailcluster:node_role:resolved{cluster="pcmk",node="cluster02",role=%q}`, b), Value: 1},
+	}}
+}
+
+// The mail group runs on cluster02; the exporter on cluster01 reads
+// Pacemaker's view of both nodes. Gray only on Pacemaker's own
+// maintenance flag (cluster02 in maintenance). A crm_mon that fails makes
+// every node it describes unknown (source_up 0 and role unknown for both),
+// so the probes decide the roles: cluster02 serves (active); cluster01,
+// whose mail is stopped and that has no liveness check, is silent to the
+// only observer (offline).
+func TestPacemakerEvidence(t *testing.T) {
+	listen(t, fmt.Sprintf("%s:%d", pm02, pmSMTPPort), fakeSMTP)
+	listen(t, fmt.Sprintf("%s:%d", pmVIP, pmSMTPPort), fakeSMTP)
+	t.Run("basic", func(t *testing.T) {
+		scenario(t, expectation{Cluster: "pcmk", Status: 1, Redundancy: 1, Reasons: nil,
+			// no preferred node: roles_restored holds with either active
+			Gates: gates("redundancy_enabled", "roles_restored", "sync_complete", "early_start_ok", "services_running", "restart_flag_clear"),
+			Extra: []check{pmRoles("standby", "active")}},
+			pacemakerRun(t, catArgv(realOutput(t, "pacemaker/pcmk-2.1.9-basic-promotable-group.xml"))))
+	})
+	t.Run("node-maintenance", func(t *testing.T) {
+		scenario(t, expectation{Cluster: "pcmk", Status: 0, Redundancy: 0, Reasons: []string{"disabled"},
+			Gates: gates("roles_restored", "sync_complete", "services_running", "restart_flag_clear"),
+			Extra: []check{pmRoles("standby", "active")}},
+			pacemakerRun(t, catArgv(realOutput(t, "pacemaker/pcmk-2.1.9-node-maintenance.xml"))))
+	})
+	t.Run("crm_mon-fails", func(t *testing.T) {
+		scenario(t, expectation{Cluster: "pcmk", Status: 3, Redundancy: 3, Reasons: []string{"peer_down", "unknown"},
+			// no sync source: sync_complete holds vacuously
+			Gates: gates("sync_complete", "services_running", "restart_flag_clear"),
+			Extra: []check{pmRoles("offline", "active")}},
+			pacemakerRun(t, yamlArgv("false")))
+	})
+}
