@@ -1,8 +1,9 @@
 // Package collector turns one cluster's configuration into the facts of
 // DESIGN.md §3: it probes every service on every node and on the virtual
 // address, runs the configured sources, and writes the metrics. All work
-// of one collection runs concurrently under one deadline, bounded by a
-// worker limit; a silent node costs one timeout, never a hung scrape.
+// of one collection runs concurrently under one deadline, in the slots of
+// the exporter-wide scheduler (collector/sched); a silent node costs one
+// timeout, never a hung scrape.
 package collector
 
 import (
