@@ -222,13 +222,32 @@ func (s *Scheduler) dispatchLocked() {
 		if t == nil {
 			return
 		}
-		s.running++
-		t.b.g.running++
-		if t.pri == Deferred {
-			s.deferred++
-		}
+		s.startLocked(t)
 		go s.execute(t)
 	}
+}
+
+// startLocked gives t a slot.
+func (s *Scheduler) startLocked(t *task) {
+	s.running++
+	t.b.g.running++
+	if t.pri == Deferred {
+		s.deferred++
+	}
+}
+
+// finishLocked takes t's slot back.
+func (s *Scheduler) finishLocked(t *task) {
+	s.running--
+	t.b.g.running--
+	if t.b.g.idle() {
+		s.leaveRingLocked(t.b.g)
+	}
+	if t.pri == Deferred {
+		s.deferred--
+	}
+	t.b.pending--
+	t.b.finishIfDoneLocked()
 }
 
 // pickLocked takes the next task: the most urgent priority first, and
@@ -270,21 +289,34 @@ func (s *Scheduler) nextLocked() *task {
 	return nil
 }
 
+// execute runs t, then whatever task is next on the same goroutine (its
+// stack has grown for a dialogue already), until nothing is queued.
 func (s *Scheduler) execute(t *task) {
-	defer func() {
+	for t != nil {
+		s.run(t)
 		s.mu.Lock()
-		s.running--
-		t.b.g.running--
-		if t.b.g.idle() {
-			s.leaveRingLocked(t.b.g)
+		s.finishLocked(t)
+		t = nil
+		if s.running < s.limit {
+			if t = s.pickLocked(); t != nil {
+				s.startLocked(t)
+			}
 		}
-		if t.pri == Deferred {
-			s.deferred--
-		}
-		t.b.pending--
-		t.b.finishIfDoneLocked()
 		s.dispatchLocked()
 		s.mu.Unlock()
+	}
+}
+
+// run runs one task; a panic gives its slot back before it goes on.
+func (s *Scheduler) run(t *task) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.mu.Lock()
+			s.finishLocked(t)
+			s.dispatchLocked()
+			s.mu.Unlock()
+			panic(r)
+		}
 	}()
 	t.run()
 }
