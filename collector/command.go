@@ -87,8 +87,9 @@ var errStreamStopped = errors.New("stopped reading")
 // Stream executes c and hands its standard output to consume while the
 // command runs, so that output of any size costs no memory: consume bounds
 // what it reads (by records, returning errStreamStopped), the deadline
-// bounds the time. A non-zero exit, a timeout or another consume error is
-// an error.
+// bounds the time. consume reads to the end of the output unless it stops
+// with errStreamStopped or an error. A non-zero exit, a timeout or another
+// consume error is an error.
 func (r Runner) Stream(ctx context.Context, c config.Command, consume func(io.Reader) error) error {
 	pr, pw := io.Pipe()
 	e, err := r.start(ctx, c, func(context.CancelFunc) io.Writer { return pw })
@@ -110,10 +111,12 @@ func (r Runner) Stream(ctx context.Context, c config.Command, consume func(io.Re
 	cerr := consume(pr)
 	deadline := e.ctx.Err() != nil
 	stopped := errors.Is(cerr, errStreamStopped)
+	// Nothing more is read: a write still pending fails. A consumer that
+	// stopped early (or failed) also stops the command, which must not
+	// block on a pipe nobody reads.
+	pr.Close()
 	if cerr != nil {
-		// The command must not block on a pipe nobody reads.
 		e.cancel()
-		pr.Close()
 	}
 	werr := <-waited
 	switch {

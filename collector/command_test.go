@@ -320,3 +320,21 @@ func TestRunnerStreamErrors(t *testing.T) {
 		t.Errorf("consumer error: got %v", err)
 	}
 }
+
+// A consumer that stops reading without saying so cannot hang a collection:
+// the deadline still bounds it.
+func TestRunnerStreamConsumerStopsSilently(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := Runner{}.Stream(ctx, config.Command{Argv: []string{"yes"}}, func(r io.Reader) error {
+		_, err := r.Read(make([]byte, 1))
+		return err
+	})
+	if took := time.Since(start); took > cmdTestPromptly {
+		t.Errorf("Stream took %s", took)
+	}
+	if err == nil {
+		t.Error("unread output of a command that never ends: no error")
+	}
+}

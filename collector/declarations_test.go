@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mailcluster/mailcluster_exporter/collector/facts"
+	"github.com/mailcluster/mailcluster_exporter/internal/testmail"
 )
 
 // declCase is one source configuration with representative input.
@@ -149,6 +150,14 @@ clusters:
 		}},
 		{typ: "solaris", name: "no storage resource", local: "mars", yaml: solarisDecl("")},
 		{typ: "solaris", name: "storage resource", local: "mars", yaml: solarisDecl("storage_resource: disk-rs, ")},
+		{typ: "vip_holder", yaml: func(t *testing.T, dir string) string {
+			port := freePort(t)
+			for host, box := range map[string]string{"127.0.0.1": "box-a", "127.0.0.2": "box-b", "127.0.0.3": "box-a"} {
+				testmail.Listen(t, net.JoinHostPort(host, strconv.Itoa(port)), headerBox(box))
+			}
+			return pairWith("    virtual_address: 127.0.0.3\n", fmt.Sprintf(
+				"      - type: vip_holder\n        vip_holder: {method: http_header, header: X-Box, port: %d}\n", port))
+		}},
 		{typ: "mfilter", local: "mf-master", yaml: func(t *testing.T, dir string) string {
 			return `
 clusters:

@@ -37,6 +37,10 @@ var (
 	serviceVerifDesc   = desc("service_tls_verified", "1 if the service's certificate chains to a trusted root and names tls_server_name, 0 if not; never affects service_up.", "cluster", "node", "service")
 	serviceFailDesc    = desc("service_probe_failure", "1 with the reason the protocol check on the node's own address failed; present only while service_up is 0.", "cluster", "node", "service", "reason")
 	softwareDesc       = desc("software_info", "Software version the node reports (always 1).", "cluster", "node", "version")
+	versionTimeDesc    = desc("software_version_timestamp_seconds", "When the reported version was last written (e.g. the version file's mtime), Unix seconds.", cn...)
+	syncPortUpDesc     = desc("sync_port_up", "1 if the node reaches the replication port of its peer, 0 if not.", "cluster", "node", "peer", "port")
+	syncDataDesc       = desc("sync_data_enabled", "1 if mail data is replicated besides the settings, 0 if only settings are.", cn...)
+	vipHolderDesc      = desc("virtual_address_holder", "1 if the node holds the common (virtual) address, told by the fingerprint seen through it.", cn...)
 	restartDesc        = desc("restart_required", "1 if the node asks for a service restart.", cn...)
 	queueMsgsDesc      = desc("queue_messages", "Messages in the queue.", "cluster", "node", "queue")
 	queueBytesDesc     = desc("queue_bytes", "Bytes in the queue.", "cluster", "node", "queue")
@@ -62,7 +66,7 @@ var (
 func Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{nodeInfoDesc, nodeRoleDesc, nodeObservedDesc, redundancyDesc, peerUpDesc, syncStateDesc,
 		syncProgressDesc, syncLagDesc, syncPendingDesc, serviceUpDesc, serviceDurDesc, serviceCertDesc, softwareDesc,
-		restartDesc, queueMsgsDesc, queueBytesDesc, queueAgeDesc, roleChangesDesc, lastRoleChangeDesc, sourceUpDesc,
+		restartDesc, versionTimeDesc, syncPortUpDesc, syncDataDesc, vipHolderDesc, queueMsgsDesc, queueBytesDesc, queueAgeDesc, roleChangesDesc, lastRoleChangeDesc, sourceUpDesc,
 		sourceDurDesc, serviceInfoDesc, slowDesc, vServiceUpDesc, vServiceDurDesc, vServiceCert, windowOpenDesc, windowEndDesc,
 		serviceChainDesc, serviceVerifDesc, serviceFailDesc, vServiceChain, vServiceVerif, vServiceFail} {
 		ch <- d
@@ -132,8 +136,20 @@ func (s *Snapshot) Emit(ch chan<- prometheus.Metric) {
 		if f.Version != "" {
 			gauge(softwareDesc, 1, cl.Name, name, f.Version)
 		}
+		if f.Version != "" && f.VersionTimestamp > 0 {
+			gauge(versionTimeDesc, f.VersionTimestamp, l...)
+		}
 		if f.RestartRequired != nil {
 			gauge(restartDesc, boolValue(*f.RestartRequired), l...)
+		}
+		for _, p := range f.SyncPorts {
+			gauge(syncPortUpDesc, boolValue(p.Up), cl.Name, name, p.Peer, strconv.Itoa(p.Port))
+		}
+		if f.SyncDataEnabled != nil {
+			gauge(syncDataDesc, boolValue(*f.SyncDataEnabled), l...)
+		}
+		if f.VirtualHolder != nil {
+			gauge(vipHolderDesc, boolValue(*f.VirtualHolder), l...)
 		}
 		for q, v := range f.Queues {
 			gauge(queueMsgsDesc, v.Messages, cl.Name, name, q)

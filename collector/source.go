@@ -106,6 +106,8 @@ var factories = map[string]factory{
 		return Provides{Role: true, Sync: s.Solaris.StorageResource != ""}
 	}},
 	"mfilter": {provides: fixed(Provides{Role: true, Sync: true}), local: true, build: newMFilterSource},
+	// vip_holder probes every node and the common IP from wherever it runs.
+	"vip_holder": {provides: fixed(Provides{Role: true}), all: true, build: newVIPHolderSource},
 }
 
 // keep strips the fact families a source did not declare, so that what a

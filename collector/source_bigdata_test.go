@@ -75,6 +75,34 @@ func TestPostfixQueueSourceCountingLimit(t *testing.T) {
 	}
 }
 
+// TestPostfixQueueSourceDeadline: postqueue still running at the deadline
+// (showq reading a huge queue) gives the messages counted so far as a lower
+// bound; with nothing counted the source fails.
+func TestPostfixQueueSourceDeadline(t *testing.T) {
+	path := bigPostqueue(t, 3000, 1_799_990_000)
+	for _, c := range []struct {
+		script string
+		want   float64 // -1: a failed source
+	}{
+		{"cat " + path + "; sleep 30", 3000},
+		{"sleep 30", -1},
+	} {
+		s := postqueueSourceFor(t, path)
+		s.cmd = cmdTestSh(c.script)
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		set, err := s.Collect(ctx)
+		cancel()
+		switch {
+		case c.want < 0 && err == nil:
+			t.Errorf("%q: no error with nothing counted", c.script)
+		case c.want >= 0 && err != nil:
+			t.Errorf("%q: %v, want a lower bound", c.script, err)
+		case c.want >= 0 && set["a"].Queues["deferred"].Messages != c.want:
+			t.Errorf("%q: deferred %+v, want %v", c.script, set["a"].Queues["deferred"], c.want)
+		}
+	}
+}
+
 func BenchmarkPostfixQueueSource20000(b *testing.B) {
 	s := postqueueSourceFor(b, bigPostqueue(b, 20000, 1_799_990_000))
 	for b.Loop() {

@@ -3,7 +3,10 @@ package collector
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 
 	"github.com/mailcluster/mailcluster_exporter/collector/facts"
@@ -74,5 +77,34 @@ func (s *solarisSource) Collect(ctx context.Context) (facts.Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster status output: %w", err)
 	}
+	if s.cfg.SuspendFlagFile != "" {
+		s.applySuspendFlag(set)
+	}
 	return s.names.set(set), nil
+}
+
+// applySuspendFlag gives redundancy_enabled to the group's nodes from the
+// operator's flag file where the status has no Suspended column (Sun
+// Cluster 3.1): the file's presence is the positive signal that failover
+// was suspended on purpose. A file that cannot be checked says nothing.
+func (s *solarisSource) applySuspendFlag(set facts.Set) {
+	for _, f := range set {
+		if f.RedundancyEnabled != nil {
+			return // the status itself tells (Suspended column, Unmanaged)
+		}
+	}
+	_, err := os.Stat(s.cfg.SuspendFlagFile)
+	var enabled bool
+	switch {
+	case err == nil:
+		enabled = false
+	case errors.Is(err, fs.ErrNotExist):
+		enabled = true
+	default:
+		s.env.Logger.Warn("suspend_flag_file not checked; redundancy_enabled left out", "path", s.cfg.SuspendFlagFile, "err", err)
+		return
+	}
+	for _, f := range set {
+		f.RedundancyEnabled = facts.Bool(enabled)
+	}
 }

@@ -1563,3 +1563,27 @@ clusters:
 		t.Errorf("https: %q, want the service's own name", got)
 	}
 }
+
+func TestHTTPURLErrorsShowNoSecrets(t *testing.T) {
+	for _, u := range []string{"ftp://admin:s3cret@host/x?token=t0k", "host/status?token=t0k", "user:s3cret@host#t0k"} {
+		_, err := Load(y(`
+clusters:
+  - name: c1
+    kind: active_standby
+    nodes:
+      - {name: a, address: 192.0.2.11}
+      - {name: b, address: 192.0.2.12}
+    sources:
+      - type: http
+        http: {url: "`+u+`"}
+`), "test.yml")
+		if err == nil {
+			t.Fatalf("%s: no error", u)
+		}
+		for _, secret := range []string{"s3cret", "t0k", "admin"} {
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("%s: error shows %q: %v", u, secret, err)
+			}
+		}
+	}
+}

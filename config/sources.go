@@ -26,6 +26,7 @@ type Source struct {
 	Clpstat      *ClpstatSource      `yaml:"clpstat"`
 	Solaris      *SolarisSource      `yaml:"solaris"`
 	MFilter      *MFilterSource      `yaml:"mfilter"`
+	VIPHolder    *VIPHolderSource    `yaml:"vip_holder"`
 }
 
 // Command is an argv run without a shell, under the scrape deadline and
@@ -181,6 +182,12 @@ type SolarisSource struct {
 	ResourceGroup   string            `yaml:"resource_group"`
 	StorageResource string            `yaml:"storage_resource"`
 	Nodes           map[string]string `yaml:"nodes"`
+	// SuspendFlagFile stands in for the Suspended column that Sun Cluster
+	// 3.1's scstat does not print: while the file exists, the operator has
+	// suspended automatic failover of the group (e.g. with `scswitch -n -M`
+	// on the mail resource), and redundancy_enabled is 0; while it does
+	// not, 1. Ignored where the status shows a Suspended column.
+	SuspendFlagFile string `yaml:"suspend_flag_file"`
 }
 
 // MFilterSource reads an m-FILTER style replication definition.
@@ -189,4 +196,22 @@ type MFilterSource struct {
 	RestartRequiredFile string      `yaml:"restart_required_file"`
 	VersionFile         string      `yaml:"version_file"`
 	QueueDirs           []*QueueDir `yaml:"queue_dirs"`
+}
+
+// VIPHolderSource tells from outside which node holds the common (virtual)
+// address: it compares a fingerprint seen through the virtual address with
+// the one each node shows on its own address. The holder is active, the
+// other nodes that answer are standby (a reported role, DESIGN §2.8).
+type VIPHolderSource struct {
+	// Method: ssh (the SSH host key), tls (the certificate of a TLS port,
+	// e.g. an admin screen), or http_header (a response header's value).
+	Method string `yaml:"method"`
+	// Port defaults to 22 (ssh), 443 (tls) or 80 (http_header).
+	Port int `yaml:"port"`
+	// Header is the response header compared by http_header, e.g. a
+	// per-box "Server" or "X-Hostname".
+	Header string `yaml:"header"`
+	// HTTPPath is requested by http_header (default "/").
+	HTTPPath string         `yaml:"http_path"`
+	Timeout  model.Duration `yaml:"timeout"` // default: probe_timeout
 }

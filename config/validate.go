@@ -217,6 +217,27 @@ func (s *Service) validate(v *validator, p string) {
 	validTLSServerName(v, p+".tls_server_name", s.TLSServerName)
 }
 
+// redactURL shows a URL in an error without what may carry secrets: the
+// userinfo (user:password@), the query string and the fragment.
+func redactURL(raw string) string {
+	out := raw
+	cut := false
+	if i := strings.IndexAny(out, "?#"); i >= 0 {
+		out, cut = out[:i], true
+	}
+	if i := strings.Index(out, "://"); i >= 0 {
+		if j := strings.LastIndex(out[i+3:], "@"); j >= 0 {
+			out = out[:i+3] + out[i+3+j+1:]
+		}
+	} else if j := strings.LastIndex(out, "@"); j >= 0 {
+		out = out[j+1:]
+	}
+	if cut {
+		out += "?…"
+	}
+	return out
+}
+
 // validTLSServerName: a DNS name as clients write it. An IP address is
 // refused: certificates are checked against the name clients use, never
 // against an address (DESIGN §2.12).
@@ -267,7 +288,7 @@ func (s *Source) sourceBlocks() map[string]bool {
 		"marker": s.Marker != nil, "peer_tcp": s.PeerTCP != nil, "queue_dir": s.QueueDir != nil,
 		"postfix_queue": s.PostfixQueue != nil, "command": s.Command != nil, "http": s.HTTP != nil,
 		"version": s.Version != nil, "clpstat": s.Clpstat != nil, "solaris": s.Solaris != nil,
-		"mfilter": s.MFilter != nil,
+		"mfilter": s.MFilter != nil, "vip_holder": s.VIPHolder != nil,
 	} {
 		if ok {
 			set[name] = true
@@ -278,7 +299,7 @@ func (s *Source) sourceBlocks() map[string]bool {
 
 // SourceTypes lists every source type the configuration accepts.
 var SourceTypes = []string{"service", "vip_local", "keepalived", "pacemaker", "drbd", "dovecot", "marker",
-	"peer_tcp", "queue_dir", "postfix_queue", "command", "http", "version", "clpstat", "solaris", "mfilter"}
+	"peer_tcp", "queue_dir", "postfix_queue", "command", "http", "version", "clpstat", "solaris", "mfilter", "vip_holder"}
 
 func (s *Source) validate(v *validator, p string, cl *Cluster) {
 	known := false
@@ -373,7 +394,7 @@ func (s *Source) validate(v *validator, p string, cl *Cluster) {
 		if s.HTTP == nil {
 			v.errorf(p+".http.url", "required")
 		} else if u, err := url.Parse(s.HTTP.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			v.errorf(p+".http.url", "must be an http:// or https:// URL, got %q", s.HTTP.URL)
+			v.errorf(p+".http.url", "must be an http:// or https:// URL, got %q", redactURL(s.HTTP.URL))
 		} else if u.User != nil {
 			v.errorf(p+".http.url", "must not contain credentials; use username and password_file")
 		}
@@ -400,6 +421,27 @@ func (s *Source) validate(v *validator, p string, cl *Cluster) {
 	case "solaris":
 		if s.Solaris == nil || s.Solaris.ResourceGroup == "" {
 			v.errorf(p+".solaris.resource_group", "required: the mail resource group, e.g. MAIL-RG")
+		}
+	case "vip_holder":
+		if cl.VirtualAddress == "" {
+			v.errorf(p, "vip_holder needs the cluster's virtual_address")
+		}
+		h := s.VIPHolder
+		if h == nil {
+			v.errorf(p+".vip_holder.method", "required: ssh, tls or http_header")
+			break
+		}
+		switch h.Method {
+		case "ssh", "tls":
+		case "http_header":
+			if h.Header == "" {
+				v.errorf(p+".vip_holder.header", "required for method http_header: the response header to compare")
+			}
+		default:
+			v.errorf(p+".vip_holder.method", "must be ssh, tls or http_header, got %q", h.Method)
+		}
+		if h.Port < 0 || h.Port > 65535 {
+			v.errorf(p+".vip_holder.port", "must be a TCP port, got %d", h.Port)
 		}
 	case "mfilter":
 		if s.MFilter == nil || s.MFilter.DefFile == "" {

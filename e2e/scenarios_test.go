@@ -44,6 +44,9 @@ func TestE2E(t *testing.T) {
 	scenario(t, "10_monitor_partitioned", testMonitorPartitioned)
 	scenario(t, "11_standby_serving", testStandbyServing)
 	scenario(t, "12_node_exporter_stopped", testNodeExporterStopped)
+	scenario(t, "13_tls_self_signed", testTLSSelfSigned)
+	scenario(t, "14_big_queue", testBigQueue)
+	scenario(t, "15_replicator_users", testReplicatorUsers)
 	var b strings.Builder
 	for _, d := range durations {
 		fmt.Fprintf(&b, "\n  %-22s %-4s %6.1fs", d.name, map[bool]string{true: "PASS", false: "FAIL"}[d.ok], d.d.Seconds())
@@ -234,6 +237,11 @@ func testServiceDown(t *testing.T) {
 	t.Logf("smtp red on node-a after %s", d.Round(100*time.Millisecond))
 	waitValue(t, "smtp red through the VIP", 10*time.Second, virtualStatus("smtp"), 3)
 	waitValue(t, "cluster red", 10*time.Second, statusCode, 3)
+	// why: nothing listens any more (the probes say so, on the node and through the VIP)
+	waitFor(t, "reason refused for node-a's smtp", 10*time.Second,
+		`mailcluster_service_probe_failure{cluster="e2e",node="node-a",service="smtp",reason="refused"}`, nonEmpty)
+	waitFor(t, "reason refused for smtp through the VIP", 10*time.Second,
+		`mailcluster_virtual_service_probe_failure{cluster="e2e",service="smtp",reason="refused"}`, nonEmpty)
 	waitValue(t, "imap still green on node-a", 5*time.Second, serviceStatus(nodeA, "imap"), 1)
 	waitFor(t, "MailclusterVirtualServiceDown pending (for: 2m, not waited for)", 20*time.Second,
 		alert("MailclusterVirtualServiceDown", "pending", `service="smtp"`), nonEmpty)
@@ -288,10 +296,12 @@ func g(ss, rd, vm, re, rr, sc, eso, sr, rfc float64) map[string]float64 {
 // starts mail services by itself), so services are stopped and started by
 // hand as in the seed systems' procedures. After every step all nine gates
 // are asserted exactly, and that no critical alert fires for the cluster.
-// Procedure alerts: MailclusterRedundancyEnabledWithVersionSkew (keepalived
-// started on the updated node while the other still runs the old version) and
+// Procedure alerts: MailclusterRedundancyEnabledWithVersionSkew (node-a
+// updated while Dovecot's dsync still replicates between the nodes: the sync
+// path is open whatever keepalived's state) and
 // MailclusterServicesStartedBeforeSyncComplete (services running while a sync
-// is pending) are asserted pending: their `for:` is 2m.
+// is pending) are asserted pending: their `for:` is 2m. restart_flag_clear
+// waits for sync_complete.
 func testUpdateProcedure(t *testing.T) {
 	window(t, "open", "--cluster=e2e", "--for=1h", "--reason=e2e update procedure")
 	t.Cleanup(func() {
@@ -320,22 +330,20 @@ func testUpdateProcedure(t *testing.T) {
 	gatesAre(t, "2 redundancy disabled", 20*time.Second, g(1, 1, 1, 0, 0, 1, 0, 0, 1))
 	noCriticalFiring(t, "2 redundancy disabled")
 
-	// 3. update node-a: versions differ
+	// 3. update node-a: versions differ while dsync still replicates (this
+	// testbed cannot block dsync cleanly: the replicator queues and reads as
+	// syncing): the sync path is open, so out_of_sync and the procedure alert;
+	// a sync between versions is never complete
 	ops(t, "version", nodeA, "1.1.0")
-	gatesAre(t, "3a node-a updated", 20*time.Second, g(1, 1, 0, 0, 0, 1, 0, 0, 1))
-	noCriticalFiring(t, "3a node-a updated")
-	// procedure mistake: redundancy re-enabled on node-a while versions differ
-	ops(t, "keepalived", "start", nodeA)
+	gatesAre(t, "3a node-a updated", 20*time.Second, g(1, 1, 0, 0, 0, 0, 0, 0, 0))
 	waitFor(t, "MailclusterRedundancyEnabledWithVersionSkew pending (for: 2m)", 20*time.Second,
 		alert("MailclusterRedundancyEnabledWithVersionSkew", "pending"), nonEmpty)
-	noCriticalFiring(t, "3b redundancy enabled with version skew")
-	ops(t, "keepalived", "stop", nodeA)
-	gatesAre(t, "3b mistake undone", 20*time.Second, g(1, 1, 0, 0, 0, 1, 0, 0, 1))
-	waitFor(t, "MailclusterRedundancyEnabledWithVersionSkew gone", 15*time.Second,
-		`ALERTS{alertname="MailclusterRedundancyEnabledWithVersionSkew",cluster="e2e"}`, empty)
+	noCriticalFiring(t, "3a node-a updated")
 	// update node-b
 	ops(t, "version", nodeB, "1.1.0")
 	gatesAre(t, "3c node-b updated", 20*time.Second, g(1, 1, 1, 0, 0, 1, 0, 0, 1))
+	waitFor(t, "MailclusterRedundancyEnabledWithVersionSkew gone", 15*time.Second,
+		`ALERTS{alertname="MailclusterRedundancyEnabledWithVersionSkew",cluster="e2e"}`, empty)
 	noCriticalFiring(t, "3c node-b updated")
 
 	// 4. re-enable redundancy (node-a first: it becomes MASTER; maintenance keeps its services stopped)
@@ -352,7 +360,7 @@ func testUpdateProcedure(t *testing.T) {
 	ids := []string{saveMessage(t, nodeA)}
 	time.Sleep(time.Second)
 	ids = append(ids, saveMessage(t, nodeA))
-	gatesAre(t, "6a waiting for sync", 30*time.Second, g(1, 0, 1, 1, 1, 0, 1, 0, 1))
+	gatesAre(t, "6a waiting for sync", 30*time.Second, g(1, 0, 1, 1, 1, 0, 1, 0, 0))
 	waitFor(t, "only reason syncing", 10*time.Second, reasons, reasonsAre("syncing"))
 	noCriticalFiring(t, "6a waiting for sync")
 	ops(t, "repl", "unblock", nodeB)
@@ -376,7 +384,7 @@ func testUpdateProcedure(t *testing.T) {
 	ids = []string{ops(t, "deliver", vip)}
 	time.Sleep(time.Second)
 	ids = append(ids, ops(t, "deliver", vip))
-	gatesAre(t, "7' services running, sync pending", 30*time.Second, g(0, 0, 1, 1, 1, 0, 1, 1, 1))
+	gatesAre(t, "7' services running, sync pending", 30*time.Second, g(0, 0, 1, 1, 1, 0, 1, 1, 0))
 	waitFor(t, "MailclusterServicesStartedBeforeSyncComplete pending (for: 2m)", 20*time.Second,
 		alert("MailclusterServicesStartedBeforeSyncComplete", "pending"), nonEmpty)
 	noCriticalFiring(t, "7' services running, sync pending")

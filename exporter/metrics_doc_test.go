@@ -42,6 +42,8 @@ clusters:
 	n.SyncState, n.SyncProgress, n.SyncLagSeconds = facts.SyncSyncing, facts.Float(0.5), facts.Float(3)
 	n.SyncPending = map[string]float64{"bytes": 10}
 	n.Version, n.RestartRequired = "1.0", facts.Bool(false)
+	n.VersionTimestamp, n.SyncDataEnabled, n.VirtualHolder = 1.7e9, facts.Bool(true), facts.Bool(true)
+	n.SyncPorts = []facts.SyncPort{{Peer: "b", Port: 14083, Up: true}}
 	n.Queues = map[string]facts.Queue{"deferred": {Messages: 1, Bytes: 2, OldestAgeSeconds: facts.Float(4)}}
 	return &collector.Snapshot{
 		Cluster:  cl,

@@ -121,7 +121,7 @@ func TestAppliancePair(t *testing.T) {
 		commonIP(t, apVIP)
 		scenario(t, expectation{
 			Cluster: "redmail", Status: 3, Redundancy: 3, Reasons: []string{"out_of_sync"},
-			Gates: gates("versions_match", "redundancy_enabled", "roles_restored", "services_running", "restart_flag_clear"),
+			Gates: gates("versions_match", "redundancy_enabled", "roles_restored", "services_running"),
 		}, run(t, "activemonitor-out-of-sync.txt", false))
 	})
 
@@ -134,7 +134,7 @@ func TestAppliancePair(t *testing.T) {
 		commonIP(t, apVIP)
 		scenario(t, expectation{
 			Cluster: "redmail", Status: 3, Redundancy: 3, Reasons: []string{"out_of_sync", "peer_down"},
-			Gates: gates("redundancy_enabled", "services_running", "restart_flag_clear"),
+			Gates: gates("redundancy_enabled", "services_running"),
 			Extra: []check{roles("active", "offline")},
 		}, run(t, "activemonitor-peer-down.txt", false))
 	})
@@ -150,7 +150,7 @@ func TestAppliancePair(t *testing.T) {
 		scenario(t, expectation{
 			Cluster: "redmail", Status: 2, Redundancy: 2, Reasons: []string{"syncing"},
 			Gates: gates("versions_match", "redundancy_enabled", "roles_restored",
-				"early_start_ok", "services_running", "restart_flag_clear"),
+				"early_start_ok", "services_running"),
 		}, run(t, "activemonitor-syncing.txt", true))
 	})
 
@@ -165,7 +165,7 @@ func TestAppliancePair(t *testing.T) {
 		appliance(t, apPrimary, false)
 		scenario(t, expectation{
 			Cluster: "redmail", Status: 0, Redundancy: 0, Reasons: []string{"disabled", "no_active", "peer_down"},
-			Gates: gates("services_stopped", "redundancy_disabled", "restart_flag_clear"),
+			Gates: gates("services_stopped", "redundancy_disabled"),
 			Extra: []check{roles("standby", "offline")},
 		}, run(t, "activemonitor-step1-redundancy-disabled.txt", true))
 	})

@@ -166,7 +166,7 @@ func TestClusterpro(t *testing.T) {
 			mirror: clpmdstat(t, "clpmdstat-abnormal.txt"), vip: true})
 		scenario(t, expectation{
 			Cluster: "expressmail", Status: 3, Redundancy: 3, Reasons: []string{"out_of_sync"},
-			Gates: gates("redundancy_enabled", "roles_restored", "services_running", "restart_flag_clear"),
+			Gates: gates("redundancy_enabled", "roles_restored", "services_running"),
 		}, exporterRun{Instance: "mail1:9912", Config: cfg, Local: "mail1"})
 	})
 
@@ -180,7 +180,7 @@ func TestClusterpro(t *testing.T) {
 			mirror: clpmdstat(t, "clpmdstat-recovering.txt"), vip: true})
 		scenario(t, expectation{
 			Cluster: "expressmail", Status: 2, Redundancy: 2, Reasons: []string{"syncing"},
-			Gates: gates("redundancy_enabled", "roles_restored", "early_start_ok", "services_running", "restart_flag_clear"),
+			Gates: gates("redundancy_enabled", "roles_restored", "early_start_ok", "services_running"),
 		}, exporterRun{Instance: "mail1:9912", Config: cfg, Local: "mail1"})
 	})
 

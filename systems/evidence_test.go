@@ -19,7 +19,7 @@ func withExtra(e expectation, c ...check) expectation {
 	return e
 }
 
-const exporterDownA = `ALERTS{alertname="MailclusterExporterDown",alertstate="firing",instance="node-a:9912",job="mailcluster",severity="warning"}`
+const exporterDownA = `ALERTS{alertname="MailclusterExporterDown",alertstate="firing",cluster="e2e",instance="node-a:9912",job="mailcluster",severity="warning"}`
 
 // The healthy pair is green with every fact known; node-b's keepalived
 // (BACKUP) also reports the master it hears, node-a.
@@ -155,9 +155,10 @@ func TestLinuxPairNodeExporterStopped(t *testing.T) {
 		return []exporterRun{p.nodeRun(t, "node-a"), p.agentlessRun()}
 	}
 	unknown := expectation{Cluster: "e2e", Status: 3, Redundancy: 3, Reasons: []string{"unknown"},
-		// node-b's version vanished with its exporter: versions_match 0;
-		// node-b is standby by observation: roles_restored holds
-		Gates: gates("redundancy_enabled", "roles_restored", "services_running", "restart_flag_clear"),
+		// node-b's last-known version still counts (versions_match); its sync
+		// vanished (restart_flag_clear waits for sync_complete); node-b is
+		// standby by observation: roles_restored holds
+		Gates: gates("versions_match", "redundancy_enabled", "roles_restored", "services_running"),
 		Extra: []check{
 			// node-b is known only from observations now: alive, standby
 			resolved("active", "standby"),
@@ -245,7 +246,7 @@ func TestObserversAllSilentOffline(t *testing.T) {
 	appliance(t, apPrimary, true)
 	commonIP(t, apVIP)
 	scenario(t, expectation{Cluster: "redmail", Status: 3, Redundancy: 3, Reasons: []string{"out_of_sync", "peer_down"},
-		Gates: gates("redundancy_enabled", "services_running", "restart_flag_clear"),
+		Gates: gates("redundancy_enabled", "services_running"),
 		Extra: []check{apRoles("active", "offline")}},
 		monitor(t, "mon1", "activemonitor-peer-down.txt", ""),
 		monitor(t, "mon2", "activemonitor-peer-down.txt", ""))
@@ -264,7 +265,7 @@ func TestSharedSourceFailsOnOneExporter(t *testing.T) {
 	})
 	t.Run("both-fail", func(t *testing.T) {
 		scenario(t, expectation{Cluster: "redmail", Status: 3, Redundancy: 3, Reasons: []string{"unknown"},
-			Gates: gates("roles_restored", "services_running", "restart_flag_clear")},
+			Gates: gates("roles_restored", "services_running")},
 			monitor(t, "mon1", "", failing),
 			monitor(t, "mon2", "", failing))
 	})
@@ -316,7 +317,7 @@ func TestMultiNodeSourceFails(t *testing.T) {
 		cfg := clusterproConfig(cpSetup{group: "failover1", clp: failing,
 			mirror: clpmdstat(t, "clpmdstat-normal.txt"), vip: true})
 		scenario(t, expectation{Cluster: "expressmail", Status: 3, Redundancy: 3, Reasons: []string{"peer_down", "unknown"},
-			Gates: gates("services_running", "restart_flag_clear"),
+			Gates: gates("services_running"),
 			Extra: []check{sourceUp("clpstat")}},
 			exporterRun{Instance: "mail1:9912", Config: cfg, Local: "mail1"})
 	})
@@ -325,7 +326,7 @@ func TestMultiNodeSourceFails(t *testing.T) {
 			clp:    catArgv(realOutput(t, "expresscluster/vagrant-clpstat-fip-md.txt")),
 			mirror: failing, vip: true})
 		scenario(t, expectation{Cluster: "expressmail", Status: 3, Redundancy: 3, Reasons: []string{"peer_down", "unknown"},
-			Gates: gates("services_running", "restart_flag_clear"),
+			Gates: gates("services_running"),
 			Extra: []check{{Expr: `mailcluster:sync_state:max{state="unknown"} == 1`, Want: []wantSample{
 				{Labels: `mailcluster:sync_state:max{cluster="expressmail",node="mail1",state="unknown"}`, Value: 1},
 				{Labels: `mailcluster:sync_state:max{cluster="expressmail",node="mail2",state="unknown"}`, Value: 1}}}}},

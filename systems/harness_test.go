@@ -89,6 +89,8 @@ type exporterRun struct {
 	Config   string // YAML
 	Local    string // --cluster.node
 	Window   bool
+	// WindowEnd is when the open window ends (default windowEnd).
+	WindowEnd time.Time
 }
 
 // sample is one exported series.
@@ -141,7 +143,11 @@ func collect(t *testing.T, run exporterRun) []sample {
 		snap := cl.Collect(ctx)
 		cancel()
 		if run.Window {
-			snap.Window = collector.WindowState{Open: true, End: windowEnd}
+			end := windowEnd
+			if !run.WindowEnd.IsZero() {
+				end = run.WindowEnd
+			}
+			snap.Window = collector.WindowState{Open: true, End: end}
 		}
 		for _, st := range snap.Sources {
 			if !st.Up {

@@ -148,7 +148,7 @@ func TestMFilter(t *testing.T) {
 		mfServe(t, mfSlave, true)
 		scenario(t, expectation{
 			Cluster: "mfilter", Status: 3, Redundancy: 3, Reasons: []string{"no_active", "out_of_sync", "peer_down"},
-			Gates: gates("redundancy_enabled", "restart_flag_clear"),
+			Gates: gates("redundancy_disabled", "redundancy_enabled"),
 			Extra: []check{{
 				Expr: `mailcluster:service_status:code{cluster="mfilter"}`,
 				Want: []wantSample{
@@ -166,7 +166,7 @@ func TestMFilter(t *testing.T) {
 		mfServe(t, mfSlave, false)
 		scenario(t, expectation{
 			Cluster: "mfilter", Status: 3, Redundancy: 3, Reasons: []string{"out_of_sync", "peer_down"},
-			Gates: gates("redundancy_enabled", "versions_match", "roles_restored", "services_running", "restart_flag_clear"),
+			Gates: gates("redundancy_disabled", "redundancy_enabled", "versions_match", "roles_restored", "services_running"),
 		},
 			mfNode{name: "mf-master", version: "5.50R01"}.run(t, false),
 			mfNode{name: "mf-slave", version: "5.50R01"}.run(t, false))
@@ -183,7 +183,7 @@ func TestMFilter(t *testing.T) {
 		mfServe(t, mfSlave, false)
 		scenario(t, expectation{
 			Cluster: "mfilter", Status: 3, Redundancy: 3, Reasons: []string{"out_of_sync", "peer_down"},
-			Gates: gates("redundancy_enabled", "roles_restored", "services_running", "restart_flag_clear"),
+			Gates: gates("redundancy_disabled", "redundancy_enabled", "roles_restored", "services_running"),
 			Extra: []check{{
 				Expr: `max by(cluster, node, queue)(mailcluster_queue_messages{cluster="mfilter"})`,
 				Want: []wantSample{
@@ -212,7 +212,7 @@ func TestMFilter(t *testing.T) {
 		mfServe(t, mfSlave, false)
 		scenario(t, expectation{
 			Cluster: "mfilter", Status: 0, Redundancy: 0, Reasons: []string{"disabled"},
-			Gates: gates("redundancy_disabled", "versions_match", "roles_restored", "services_running", "restart_flag_clear"),
+			Gates: gates("redundancy_disabled", "versions_match", "roles_restored", "services_running"),
 		},
 			mfNode{name: "mf-master", version: "5.50R01", noSync: true}.run(t, true),
 			mfNode{name: "mf-slave", version: "5.50R01", noSync: true}.run(t, true))

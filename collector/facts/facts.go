@@ -92,11 +92,31 @@ type Node struct {
 	SyncLagSeconds    *float64           // age of the newest replicated change
 	SyncPending       map[string]float64 // unit ("bytes", "items") -> amount
 	Version           string
-	RestartRequired   *bool
-	Queues            map[string]Queue
+	// VersionTimestamp is when the version was last written (Unix seconds,
+	// e.g. the mtime of a version file a site job rewrites); 0 when the
+	// source has no such time.
+	VersionTimestamp float64
+	RestartRequired  *bool
+	// SyncPorts is the reachability of each replication endpoint the node
+	// connects to (settings and data sync ports), one entry per peer and port.
+	SyncPorts []SyncPort
+	// SyncDataEnabled says whether mail data is replicated besides the
+	// settings (m-FILTER ENABLE_REP_DATA); nil when not reported.
+	SyncDataEnabled *bool
+	// VirtualHolder says whether the node holds the common (virtual)
+	// address, told by a fingerprint seen through it; nil when unknown.
+	VirtualHolder *bool
+	Queues        map[string]Queue
 	// LastRoleChange is a Unix timestamp reported by the source itself
 	// (e.g. keepalived's notify time); 0 when not reported.
 	LastRoleChange float64
+}
+
+// SyncPort is one replication endpoint as seen from a node.
+type SyncPort struct {
+	Peer string // the node the port belongs to (or its host when unconfigured)
+	Port int
+	Up   bool
 }
 
 // Set is the facts about several nodes, keyed by node name.
@@ -154,8 +174,22 @@ func (n *Node) Merge(src *Node) {
 	if n.Version == "" {
 		n.Version = src.Version
 	}
+	if n.VersionTimestamp == 0 && n.Version == src.Version {
+		n.VersionTimestamp = src.VersionTimestamp
+	}
 	if n.RestartRequired == nil {
 		n.RestartRequired = src.RestartRequired
+	}
+	if n.SyncDataEnabled == nil {
+		n.SyncDataEnabled = src.SyncDataEnabled
+	}
+	if n.VirtualHolder == nil {
+		n.VirtualHolder = src.VirtualHolder
+	}
+	for _, p := range src.SyncPorts {
+		if !n.hasSyncPort(p.Peer, p.Port) {
+			n.SyncPorts = append(n.SyncPorts, p)
+		}
 	}
 	if n.LastRoleChange == 0 {
 		n.LastRoleChange = src.LastRoleChange
@@ -184,6 +218,15 @@ func (n *Node) Merge(src *Node) {
 			n.Queues[k] = v
 		}
 	}
+}
+
+func (n *Node) hasSyncPort(peer string, port int) bool {
+	for _, p := range n.SyncPorts {
+		if p.Peer == peer && p.Port == port {
+			return true
+		}
+	}
+	return false
 }
 
 // Bool returns a pointer to b, for the optional boolean facts.

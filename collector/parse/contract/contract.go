@@ -92,6 +92,9 @@ func (n Node) into(set facts.Set, allNodes []string) error {
 	if n.Role != nil {
 		r, ok := roles[*n.Role]
 		if !ok {
+			r, ok = OperatingStatusRole(*n.Role)
+		}
+		if !ok {
 			return fmt.Errorf(`field "role": unknown role %q`, *n.Role)
 		}
 		f.Role = r
@@ -163,6 +166,21 @@ func (n Node) into(set facts.Set, allNodes []string) error {
 		f.Queues[name] = facts.Queue{Messages: q.Messages, Bytes: q.Bytes, OldestAgeSeconds: q.OldestAgeSeconds}
 	}
 	return nil
+}
+
+// OperatingStatusRole maps an appliance's operating status (the Active
+// Monitor's 稼働状態 line, seed 000 §3.5: "アクティブで動作しています" /
+// "スタンバイで動作しています") to a role, so an adapter may pass the screen
+// text through as `role` unchanged.
+func OperatingStatusRole(text string) (facts.Role, bool) {
+	t := strings.TrimSpace(text)
+	switch {
+	case strings.HasPrefix(t, "アクティブ"):
+		return facts.RoleActive, true
+	case strings.HasPrefix(t, "スタンバイ"):
+		return facts.RoleStandby, true
+	}
+	return "", false
 }
 
 // describe turns encoding/json errors into messages with a line number.

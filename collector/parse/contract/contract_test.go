@@ -272,3 +272,18 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// The Active Monitor's 稼働状態 text passes through as a role.
+func TestOperatingStatusRole(t *testing.T) {
+	doc := `{"nodes":[{"node":"primary","role":"アクティブで動作しています。"},{"node":"secondary","role":"スタンバイで動作しています。"}]}`
+	set, err := Parse([]byte(doc), []string{"primary", "secondary"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set["primary"].Role != facts.RoleActive || set["secondary"].Role != facts.RoleStandby {
+		t.Errorf("roles = %q, %q; want active, standby", set["primary"].Role, set["secondary"].Role)
+	}
+	if _, err := Parse([]byte(`{"nodes":[{"node":"a","role":"停止しています"}]}`), nil); err == nil || !strings.Contains(err.Error(), "unknown role") {
+		t.Errorf("unknown status: err = %v", err)
+	}
+}

@@ -177,7 +177,8 @@ func ScanUsers(r io.Reader, fn func(User) error) error {
 }
 
 // ScanUsersJSON is ScanUsers for `doveadm -f json replicator status
-// '<mask>'` (an array of objects), decoding one element at a time.
+// '<mask>'` (an array of objects), decoding one element at a time. It
+// reads r to its end.
 func ScanUsersJSON(r io.Reader, fn func(User) error) error {
 	const what = "doveadm -f json replicator status (users)"
 	dec := json.NewDecoder(r)
@@ -204,7 +205,21 @@ func ScanUsersJSON(r io.Reader, fn func(User) error) error {
 	if _, err := dec.Token(); err != nil {
 		return fmt.Errorf("%s: end of array: %w", what, err)
 	}
-	return nil
+	// Read to the end (a streaming caller expects it), accepting only
+	// blanks after the array.
+	rest := bufio.NewReader(io.MultiReader(dec.Buffered(), r))
+	for {
+		c, err := rest.ReadByte()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return fmt.Errorf("%s: data after the array", what)
+		}
+	}
 }
 
 // ScanUsersAny reads the per-user table in either layout: JSON when the

@@ -213,3 +213,55 @@ func FuzzParseDsyncStatus(f *testing.F) {
 		}
 	})
 }
+
+// FuzzScanUsersAny: the streaming reader agrees with the buffered parsers
+// on every input both accept, in either layout.
+func FuzzScanUsersAny(f *testing.F) {
+	addSeeds(f, "dovecot-doc-2.3-replicator-status-users-with-failed.txt")
+	f.Add([]byte(`[{"username":"u1","priority":"none","fast sync":"00:00:03","full sync":"26:10:00","success sync":"00:00:03","failed":"y"}]`))
+	f.Add([]byte("  \n[]"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c := &UserCounts{}
+		err := ScanUsersAny(bytes.NewReader(b), func(u User) error { c.Add(u); return nil })
+		if err != nil {
+			return
+		}
+		var us []User
+		var perr error
+		if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 && t[0] == '[' {
+			us, perr = ParseUsersJSON(b)
+		} else {
+			us, perr = ParseUsers(bytes.NewReader(b))
+		}
+		if perr != nil {
+			return // json.Decoder accepts trailing data the whole-buffer parser refuses
+		}
+		if want := Count(us); *want != *c {
+			t.Fatalf("streamed %+v, buffered %+v", *c, *want)
+		}
+	})
+}
+
+func TestScanUsersJSONStreams(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("[")
+	for i := range 3000 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"username":"u%d","priority":"none","fast sync":"-","full sync":"-","failed":"%s"}`, i, map[bool]string{true: "y", false: "-"}[i%100 == 0])
+	}
+	b.WriteString("]")
+	c := &UserCounts{}
+	if err := ScanUsersAny(strings.NewReader(b.String()), func(u User) error { c.Add(u); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if c.Users != 3000 || c.Failed != 30 {
+		t.Errorf("got %+v", *c)
+	}
+	for _, bad := range []string{`{"username":"u"}`, `[{"username":"u","failed":"maybe"}]`, `[{"username":"u","failed":"-"}`, ``, "[]\n]"} {
+		if err := ScanUsersAny(strings.NewReader(bad), func(User) error { return nil }); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}

@@ -290,14 +290,22 @@ func (c *Config) DataSyncPorts() []Port {
 }
 
 // NodeFacts returns the facts the file itself supports for node: the role
-// from configuration (master or slave; the file does not state it), and
-// sync_state "disabled" and redundancy_enabled 0 when the file names no
-// settings-sync peer (the sync is switched off), redundancy_enabled 1 when
-// it names one. Whether the sync actually works is not in the
-// file: the collector probes ReplicaTargets / DataSyncPorts and reads the
-// slave's queue backlog, version and restart flag. An ENABLE_REP_DATA of
-// OFF is not "disabled": settings sync still runs; it only means no data
-// ports to probe.
+// from configuration (master or slave; the file does not state it), the
+// data-sync flag (ENABLE_REP_DATA, when the file sets it), and:
+//
+//   - settings sync configured (a REPLICA_SERVER_* line): redundancy_enabled
+//     1; whether the sync works is not in the file: the collector probes
+//     ReplicaTargets / DataSyncPorts and reads the slave's queue backlog.
+//   - settings sync switched off, data sync off: redundancy_enabled 0 and
+//     sync_state "disabled": the m-FILTER way of "disable redundancy" during
+//     a version-up (FAQ 4105).
+//   - settings sync switched off while data sync is ON: not a valid way to
+//     switch redundancy off: the FAQ warns that it scatters the mail data
+//     over the servers. redundancy_enabled stays 1 and the sync state is
+//     out_of_sync, so the panel turns red instead of a calm gray.
+//
+// An ENABLE_REP_DATA of OFF is not "disabled": settings sync still runs; it
+// only means no data ports to probe.
 func (c *Config) NodeFacts(node string, role facts.Role) (facts.Set, error) {
 	switch role {
 	case "", facts.RoleMaster, facts.RoleSlave:
@@ -307,11 +315,17 @@ func (c *Config) NodeFacts(node string, role facts.Role) (facts.Set, error) {
 	out := facts.Set{}
 	n := out.Node(node)
 	n.Role = role
-	// Replication switched off in the file (no settings-sync peer) is
-	// redundancy switched off: the m-FILTER way of "disable redundancy"
-	// during a version-up (FAQ 4105).
-	n.RedundancyEnabled = facts.Bool(c.SettingsSyncConfigured())
-	if !c.SettingsSyncConfigured() {
+	if c.DataSync != nil {
+		n.SyncDataEnabled = facts.Bool(*c.DataSync)
+	}
+	switch {
+	case c.SettingsSyncConfigured():
+		n.RedundancyEnabled = facts.Bool(true)
+	case c.DataSyncEnabled():
+		n.RedundancyEnabled = facts.Bool(true)
+		n.SyncState = facts.SyncOutOfSync
+	default:
+		n.RedundancyEnabled = facts.Bool(false)
 		n.SyncState = facts.SyncDisabled
 	}
 	return out, nil

@@ -200,15 +200,21 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// Replication named in the file is redundancy enabled; none is disabled.
+// Replication named in the file is redundancy enabled; none is disabled,
+// except while data sync is still ON: settings sync switched off then
+// scatters the mail data (FAQ 2578), which is out of sync, never gray.
 func TestNodeFactsRedundancy(t *testing.T) {
 	for _, tc := range []struct {
 		def     string
 		enabled bool
 		sync    facts.SyncState
+		data    *bool
 	}{
-		{"REPLICA_SERVER_1 = 192.0.2.2:14083\n", true, ""},
-		{"ENABLE_REP_DATA = OFF\n", false, facts.SyncDisabled},
+		{"REPLICA_SERVER_1 = 192.0.2.2:14083\n", true, "", nil},
+		{"REPLICA_SERVER_1 = 192.0.2.2:14083\nENABLE_REP_DATA = ON\n", true, "", facts.Bool(true)},
+		{"ENABLE_REP_DATA = OFF\n", false, facts.SyncDisabled, facts.Bool(false)},
+		{"# settings sync off, data sync left on\nENABLE_REP_DATA = ON\n", true, facts.SyncOutOfSync, facts.Bool(true)},
+		{"# nothing\n", false, facts.SyncDisabled, nil},
 	} {
 		c, err := Parse(strings.NewReader(tc.def))
 		if err != nil {
@@ -221,6 +227,9 @@ func TestNodeFactsRedundancy(t *testing.T) {
 		n := set["slave1"]
 		if n.RedundancyEnabled == nil || *n.RedundancyEnabled != tc.enabled || n.SyncState != tc.sync {
 			t.Errorf("%q: redundancy %v sync %q; want %v %q", tc.def, n.RedundancyEnabled, n.SyncState, tc.enabled, tc.sync)
+		}
+		if (n.SyncDataEnabled == nil) != (tc.data == nil) || tc.data != nil && *n.SyncDataEnabled != *tc.data {
+			t.Errorf("%q: data sync flag %v, want %v", tc.def, n.SyncDataEnabled, tc.data)
 		}
 	}
 }

@@ -155,10 +155,12 @@ func StorageSync(state, message string) facts.SyncState {
 // health of the storage the mail store lives on. On the node where the
 // group is active, the worst StorageSync of the storage resources (Offline
 // there counts as out_of_sync: the mail store is not mounted where mail
-// runs). On other nodes only failures are reported (Stop_failed on a
-// standby blocks the next switchover); healthy Offline storage on a
-// standby is the normal state and yields no fact. A storage resource that
-// has no row at all is an error.
+// runs). On other nodes, healthy Offline storage is synced (the storage is
+// shared: the node can take over with nothing to copy), and failures are
+// out_of_sync (Stop_failed on a standby blocks the next switchover). Every
+// node of the group thus keeps its storage fact across switchovers, so a
+// switchover does not make a fact vanish. A storage resource that has no
+// row at all is an error.
 func (s *Status) NodeFacts(o Options) (facts.Set, error) {
 	if o.Group == "" {
 		return nil, fmt.Errorf("solaris cluster status: no resource group given")
@@ -242,8 +244,13 @@ func (s *Status) NodeFacts(o Options) (facts.Set, error) {
 				continue // not a node of the group
 			}
 			st := StorageSync(r.State, r.Message)
-			if !active[r.Node] && (st != facts.SyncOutOfSync || (normState(r.State) == "offline" && !strings.HasPrefix(strings.ToLower(r.Message), "faulted"))) {
-				continue
+			if !active[r.Node] {
+				switch {
+				case normState(r.State) == "offline" && !strings.HasPrefix(strings.ToLower(r.Message), "faulted"):
+					st = facts.SyncSynced // ready to take over: shared storage has nothing to copy
+				case st != facts.SyncOutOfSync && st != facts.SyncSynced:
+					continue
+				}
 			}
 			n.SyncState = facts.WorseSync(n.SyncState, st)
 		}

@@ -89,7 +89,7 @@ func TestRealCombined(t *testing.T) {
 	if fs["theo"].Role != facts.RoleActive || fs["vincent"].Role != facts.RoleStandby {
 		t.Fatalf("roles = %v/%v", fs["theo"].Role, fs["vincent"].Role)
 	}
-	if fs["theo"].SyncState != facts.SyncSynced || fs["vincent"].SyncState != "" {
+	if fs["theo"].SyncState != facts.SyncSynced || fs["vincent"].SyncState != facts.SyncSynced {
 		t.Errorf("sync = %q/%q", fs["theo"].SyncState, fs["vincent"].SyncState)
 	}
 	if !reflect.DeepEqual(fs["vincent"].PeerUp, map[string]bool{"theo": true}) || fs["theo"].PeerUp != nil {
@@ -188,9 +188,9 @@ func TestDocumentedStates(t *testing.T) {
 		{"SUSP-RG", []string{"meadow"}, map[string]exp{
 			"mars":  {facts.RoleActive, facts.Bool(false), "suspended"},
 			"venus": {facts.RoleStandby, facts.Bool(false), "suspended"}},
-			map[string]facts.SyncState{"mars": facts.SyncSynced, "venus": ""}},
+			map[string]facts.SyncState{"mars": facts.SyncSynced, "venus": facts.SyncSynced}},
 		{"SUSP-RG", []string{"fault-hasp"}, nil,
-			map[string]facts.SyncState{"mars": facts.SyncOutOfSync, "venus": ""}},
+			map[string]facts.SyncState{"mars": facts.SyncOutOfSync, "venus": facts.SyncSynced}},
 	}
 	for _, c := range cases {
 		t.Run(c.group+strings.Join(c.storage, ","), func(t *testing.T) {
