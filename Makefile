@@ -12,7 +12,7 @@ LDFLAGS   := -s -w \
 	-X github.com/prometheus/common/version.Revision=$(REVISION) \
 	-X github.com/prometheus/common/version.Branch=main
 
-.PHONY: all build run deps go-deps test unit tools-test rules-test e2e demo demo-down bench fuzz lint clean
+.PHONY: all build run deps go-deps test unit tools-test rules-test e2e demo demo-down bench bench-scale fuzz lint clean
 
 all: build
 
@@ -58,6 +58,14 @@ demo-down:
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./collector/... ./exporter/...
+
+# Load and scale (root, minutes; not part of `make test`; docs/performance.md):
+# (a) side by side with Debian's blackbox_exporter on the e2e testbed (takes the testbed lock),
+# (b) 1,000 clusters against bench/fakemail in a private network namespace with a real Prometheus
+#     and the bundled rules, (c) a soak of 10,000 /probe scrapes.
+bench-scale:
+	bench/sidebyside.sh
+	bench/scale.sh
 
 # A short run of every fuzz target (the long runs are for a developer's machine).
 fuzz:

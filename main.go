@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -60,6 +61,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	timeoutOffset := serve.Flag("scrape.timeout-offset", "Taken off Prometheus' scrape timeout so the answer arrives in time.").Default("500ms").Duration()
 	defaultTimeout := serve.Flag("scrape.default-timeout", "Collection deadline when the scrape sends no X-Prometheus-Scrape-Timeout-Seconds.").Default("10s").Duration()
 	maxTimeout := serve.Flag("scrape.max-timeout", "Upper bound for the collection deadline.").Default("60s").Duration()
+	maxCollections := serve.Flag("scrape.max-collections", "Collections running at once (scrapes of one target with the same timeout share one); a scrape that finds none free waits up to half its timeout, then gets 503.").
+		Default(strconv.Itoa(exporter.DefaultMaxCollections)).Int()
+	maxRequests := serve.Flag("web.max-requests", "Maximum number of parallel scrape requests; more get 503 at once. Use 0 to disable.").Default("200").Int()
 	enableLifecycle := serve.Flag("web.enable-lifecycle", "Allow POST /-/reload. Protect it with --web.config.file (basic auth); SIGHUP always reloads.").Bool()
 	toolkitFlags := kingpinflag.AddFlags(serve, DefaultListenAddress)
 
@@ -120,6 +124,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	exp, err := exporter.New(exporter.Options{
 		ConfigFile: *configFile, LocalNode: node, LocalNodeGuessed: guessed, TimeoutOffset: *timeoutOffset,
 		DefaultTimeout: *defaultTimeout, MaxTimeout: *maxTimeout, WindowFile: *windowFile, Logger: logger,
+		MaxCollections: *maxCollections, MaxRequests: *maxRequests,
 	})
 	if err != nil {
 		logger.Error("cannot start", "err", err)

@@ -1,8 +1,9 @@
 // Package collector turns one cluster's configuration into the facts of
 // DESIGN.md §3: it probes every service on every node and on the virtual
 // address, runs the configured sources, and writes the metrics. All work
-// of one collection runs concurrently under one deadline, bounded by a
-// worker limit; a silent node costs one timeout, never a hung scrape.
+// of one collection runs concurrently under one deadline, in the slots of
+// the exporter-wide scheduler (collector/sched); a silent node costs one
+// timeout, never a hung scrape.
 package collector
 
 import (
@@ -19,6 +20,7 @@ import (
 
 	"github.com/mailcluster/mailcluster_exporter/collector/facts"
 	"github.com/mailcluster/mailcluster_exporter/collector/prober"
+	"github.com/mailcluster/mailcluster_exporter/collector/sched"
 	"github.com/mailcluster/mailcluster_exporter/config"
 )
 
@@ -28,6 +30,10 @@ type Options struct {
 	Logger    *slog.Logger
 	Roles     *RoleTracker // shared across reloads
 	Now       func() time.Time
+	// Scheduler bounds the probes and commands of every cluster and every
+	// collection at once; one per exporter, shared across reloads. nil: a
+	// scheduler of this cluster's own with global.max_concurrency slots.
+	Scheduler *sched.Scheduler
 }
 
 // Cluster collects one cluster.
@@ -44,6 +50,8 @@ type Cluster struct {
 	// version a service's greeting states stands in (agentless clusters).
 	// Mixing the two would make exporters disagree about one node.
 	greetingVersions bool
+	group            *sched.Group // this cluster's turn in the scheduler
+	silent           silentNodes  // nodes that answered nothing last time
 }
 
 type sourceRunner struct {
@@ -75,7 +83,11 @@ func New(cfg *config.Cluster, global config.Global, opts Options) (*Cluster, err
 	if opts.Roles == nil {
 		opts.Roles = NewRoleTracker()
 	}
+	if opts.Scheduler == nil {
+		opts.Scheduler = sched.New(global.MaxConcurrency)
+	}
 	c := &Cluster{cfg: cfg, global: global, opts: opts}
+	c.group = opts.Scheduler.NewGroup(cfg.MaxConcurrency)
 	if cfg.NodeByName(opts.LocalNode) != nil {
 		c.local = opts.LocalNode
 	}
@@ -247,43 +259,31 @@ func (c *Cluster) Collect(ctx context.Context) *Snapshot {
 		Provides: c.provides,
 	}
 	observedAt := c.opts.Now() // the facts are as of the start of the collection
-	sem := make(chan struct{}, c.global.MaxConcurrency)
-	var (
-		mu sync.Mutex
-		wg sync.WaitGroup
-	)
-	live := map[string][]ProbeOutcome{} // node -> liveness checks
-	run := func(f func()) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-			case <-ctx.Done():
-			}
-			f() // runs even when ctx is done, so the result is recorded as failed
-		}()
-	}
-	for _, p := range c.probes {
-		run(func() {
+	var mu sync.Mutex
+	// Every probe and source waits for a slot of the exporter-wide
+	// scheduler; one that gets none before the deadline never runs and
+	// reports nothing. Nodes that answered nothing last time go last.
+	batch := c.group.Batch(ctx)
+	silent := c.silent.get()
+	probed := make([]ProbeOutcome, len(c.probes)) // by index; NotRun until a probe reports
+	started := make([]bool, len(c.probes))        // got a slot (and may have been cut short)
+	for i, p := range c.probes {
+		probed[i] = ProbeOutcome{Service: p.service, NotRun: true}
+		pri := sched.Normal
+		if silent[p.node] { // "" is the virtual address
+			pri = sched.Deferred
+		}
+		batch.Go(pri, func() {
+			started[i] = true
 			res, ran := c.probe(ctx, p)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case p.live:
-				live[p.node] = append(live[p.node], ProbeOutcome{Service: p.service, Result: res, NotRun: !ran})
-			case p.node == "":
-				snap.Virtual = append(snap.Virtual, ProbeOutcome{Service: p.service, Result: res, NotRun: !ran})
-			default:
-				snap.Services[p.node] = append(snap.Services[p.node], ProbeOutcome{Service: p.service, Result: res, NotRun: !ran})
-			}
+			probed[i] = ProbeOutcome{Service: p.service, Result: res, NotRun: !ran}
 		})
 	}
 	results := make([]facts.Set, len(c.sources))
 	failed := make([]bool, len(c.sources))
+	ranSource := make([]bool, len(c.sources))
 	for i, s := range c.sources {
-		run(func() {
+		batch.Go(sched.Normal, func() {
 			start := time.Now()
 			set, err := s.collect(ctx)
 			d := time.Since(start)
@@ -292,6 +292,7 @@ func (c *Cluster) Collect(ctx context.Context) *Snapshot {
 			}
 			mu.Lock()
 			defer mu.Unlock()
+			ranSource[i] = true
 			results[i], failed[i] = set, err != nil
 			for _, n := range s.nodes {
 				snap.Sources = append(snap.Sources, SourceStatus{Name: s.name, Node: n, Up: err == nil, Duration: d})
@@ -301,7 +302,30 @@ func (c *Cluster) Collect(ctx context.Context) *Snapshot {
 			}
 		})
 	}
-	wg.Wait()
+	batch.Wait()
+	for i, s := range c.sources {
+		if !ranSource[i] { // no slot before the deadline: the source could not produce its facts
+			c.opts.Logger.Warn("source not run: no free slot before the scrape deadline (raise the scrape timeout or global.max_concurrency)",
+				"cluster", c.cfg.Name, "source", s.name)
+			for _, n := range s.nodes {
+				snap.Sources = append(snap.Sources, SourceStatus{Name: s.name, Node: n, Up: false})
+			}
+			results[i], failed[i] = unknownFacts(s), true
+		}
+	}
+	live := map[string][]ProbeOutcome{} // node -> liveness checks
+	for i, p := range c.probes {
+		o := probed[i]
+		switch {
+		case p.live:
+			live[p.node] = append(live[p.node], o)
+		case p.node == "":
+			snap.Virtual = append(snap.Virtual, o)
+		default:
+			snap.Services[p.node] = append(snap.Services[p.node], o)
+		}
+	}
+	c.silent.update(c.probes, started, probed)
 	// Sources merge as the rules merge exporters (facts.Merge): worst peer
 	// and sync state, an explicit switch-off, known roles win; otherwise
 	// earlier sources in the configuration take precedence.
@@ -411,24 +435,41 @@ func (c *Cluster) applyConfiguredRoles(snap *Snapshot, results []facts.Set, fail
 }
 
 // probe runs one check within the service timeout and what is left of
-// ctx. ran is false when the collection's deadline passed before the probe
-// could start (it waited for a free worker): that is no evidence that the
-// service is down, and it is not reported as down.
+// ctx. ran is false when the check measured the exporter rather than the
+// server: the collection's deadline passed before it could start, or cut
+// it short before the service's own timeout. Neither is evidence that the
+// service is down, and neither is reported. The duration starts at the
+// dial, after the wait for a slot.
 func (c *Cluster) probe(ctx context.Context, p *probeTask) (res prober.Result, ran bool) {
-	pctx, cancel := context.WithTimeout(ctx, time.Duration(p.service.Timeout))
-	defer cancel()
-	if err := pctx.Err(); err != nil {
-		c.opts.Logger.Warn("probe not run: no time left in the scrape (raise the scrape timeout or global.max_concurrency)",
-			"cluster", c.cfg.Name, "node", p.node, "service", p.service.Name)
+	if err := ctx.Err(); err != nil {
 		return prober.Result{Err: fmt.Errorf("not started: %w", err)}, false
 	}
 	start := time.Now()
+	timeout := time.Duration(p.service.Timeout)
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	res = p.prober(pctx, p.target)
 	if res.Duration == 0 {
 		res.Duration = time.Since(start)
+	}
+	if !res.Up && cutShort(ctx, start.Add(timeout)) {
+		c.opts.Logger.Warn("probe cut short by the scrape deadline, not reported (raise the scrape timeout or global.max_concurrency)",
+			"cluster", c.cfg.Name, "node", p.node, "service", p.service.Name)
+		return res, false
 	}
 	if res.Err != nil {
 		c.opts.Logger.Debug("probe failed", "cluster", c.cfg.Name, "node", p.node, "service", p.service.Name, "err", res.Err)
 	}
 	return res, true
+}
+
+// cutShort reports whether a failed probe ended because the collection
+// ended (cancelled, or its deadline passed) before the probe's own
+// deadline. The connection's I/O deadline can fire a moment before the
+// context's timer, hence the clock.
+func cutShort(ctx context.Context, own time.Time) bool {
+	if dl, ok := ctx.Deadline(); ok && dl.Before(own) {
+		return ctx.Err() != nil || !time.Now().Before(dl)
+	}
+	return ctx.Err() != nil
 }

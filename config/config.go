@@ -29,7 +29,8 @@ type Config struct {
 type Global struct {
 	// ProbeTimeout caps one probe or one command, whatever the scrape allows.
 	ProbeTimeout model.Duration `yaml:"probe_timeout"`
-	// MaxConcurrency bounds the probes and sources running at once in one collection.
+	// MaxConcurrency bounds the probes and commands running at once in the
+	// whole exporter: every cluster, every scrape.
 	MaxConcurrency int `yaml:"max_concurrency"`
 	// HeloName is the name the SMTP probe presents in EHLO.
 	HeloName string `yaml:"helo_name"`
@@ -53,6 +54,9 @@ type Cluster struct {
 	Liveness      []*Service  `yaml:"liveness"`
 	Sources       []*Source   `yaml:"sources"`
 	UpdateWindows []*Schedule `yaml:"update_windows"`
+	// MaxConcurrency optionally bounds this cluster's probes and commands
+	// at once (0: only global.max_concurrency applies).
+	MaxConcurrency int `yaml:"max_concurrency"`
 }
 
 // Node is one member of a cluster.

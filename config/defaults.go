@@ -10,7 +10,7 @@ import (
 // The defaults, in one place (docs/configuration.md repeats them).
 const (
 	DefaultProbeTimeout   = 5 * time.Second
-	DefaultMaxConcurrency = 16
+	DefaultMaxConcurrency = 32
 	DefaultHeloName       = "mailcluster-exporter.invalid"
 	DefaultMaxOutputBytes = 1 << 20 // 1 MiB per command / HTTP source
 	DefaultSlowThreshold  = time.Second

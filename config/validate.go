@@ -72,6 +72,9 @@ func (cl *Cluster) validate(v *validator, p string) {
 	if len(cl.Nodes) < minNodes || len(cl.Nodes) > maxNodes {
 		v.errorf(p+".nodes", "a %s cluster has %d to %d nodes, got %d", cl.Kind, minNodes, maxNodes, len(cl.Nodes))
 	}
+	if cl.MaxConcurrency < 0 {
+		v.errorf(p+".max_concurrency", "must be 0 (no limit of its own) or more, got %d", cl.MaxConcurrency)
+	}
 	validTLSServerName(v, p+".tls_server_name", cl.TLSServerName)
 	if cl.VirtualAddress != "" && !validHost(cl.VirtualAddress) {
 		v.errorf(p+".virtual_address", "must be an IP address or host name without port, got %q", cl.VirtualAddress)

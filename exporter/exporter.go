@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/mailcluster/mailcluster_exporter/collector"
+	"github.com/mailcluster/mailcluster_exporter/collector/sched"
 	"github.com/mailcluster/mailcluster_exporter/config"
 )
 
@@ -42,7 +43,21 @@ type Options struct {
 	WindowFile     string
 	Logger         *slog.Logger
 	Now            func() time.Time
+	// MaxCollections bounds the collections running at once (each runs
+	// real commands and dialogues against production servers); a scrape
+	// that finds them all busy waits for up to half its deadline, then
+	// gets 503. 0 means DefaultMaxCollections.
+	MaxCollections int
+	// MaxRequests bounds the scrape requests being served at once; more
+	// get 503 at once (node_exporter's --web.max-requests). 0: no limit.
+	MaxRequests int
 }
+
+// DefaultMaxCollections: collections side by side. Their probes share
+// the global.max_concurrency slots anyway; the bound keeps what waiting
+// collections hold (goroutines, snapshots) small. 1,000 clusters scraped
+// through /probe by an HA pair run about 10 at once.
+const DefaultMaxCollections = 32
 
 type state struct {
 	cfg      *config.Config
@@ -58,6 +73,11 @@ type Exporter struct {
 	windows  WindowStore
 	flight   singleflight.Group
 	reloadMu sync.Mutex
+	// sched bounds every probe and command of every collection at once
+	// (global.max_concurrency); it outlives reloads.
+	sched       *sched.Scheduler
+	collections chan struct{} // one token per collection running
+	requests    chan struct{} // one token per scrape being served; nil: no limit
 
 	windowsMu   sync.Mutex
 	lastWindows []Window // the windows last read successfully
@@ -65,7 +85,8 @@ type Exporter struct {
 	self            *prometheus.Registry
 	reloadOK        prometheus.Gauge
 	reloadTimestamp prometheus.Gauge
-	collections     *prometheus.CounterVec
+	collectionsRun  *prometheus.CounterVec
+	rejected        *prometheus.CounterVec
 }
 
 // New loads the configuration and builds the exporter. A bad initial
@@ -83,12 +104,17 @@ func New(opts Options) (*Exporter, error) {
 	if opts.MaxTimeout <= 0 {
 		opts.MaxTimeout = 60 * time.Second
 	}
+	if opts.MaxCollections <= 0 {
+		opts.MaxCollections = DefaultMaxCollections
+	}
 	e := &Exporter{
-		opts:    opts,
-		log:     opts.Logger,
-		roles:   collector.NewRoleTracker(),
-		windows: WindowStore{Path: opts.WindowFile},
-		self:    prometheus.NewRegistry(),
+		opts:        opts,
+		log:         opts.Logger,
+		roles:       collector.NewRoleTracker(),
+		windows:     WindowStore{Path: opts.WindowFile},
+		self:        prometheus.NewRegistry(),
+		sched:       sched.New(config.DefaultMaxConcurrency),
+		collections: make(chan struct{}, opts.MaxCollections),
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "mailcluster_exporter_config_last_reload_successful",
 			Help: "1 if the last configuration load succeeded, 0 if an older configuration is running.",
@@ -97,15 +123,32 @@ func New(opts Options) (*Exporter, error) {
 			Name: "mailcluster_exporter_config_last_reload_success_timestamp_seconds",
 			Help: "When the configuration was last loaded successfully.",
 		}),
-		collections: prometheus.NewCounterVec(prometheus.CounterOpts{
+		collectionsRun: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mailcluster_exporter_scrape_collections_total",
 			Help: "Collections run; concurrent scrapes of one target share one collection.",
 		}, []string{"target"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailcluster_exporter_scrapes_rejected_total",
+			Help: "Scrapes answered 503: too many requests at once (--web.max-requests), or no collection slot within half the deadline (--scrape.max-collections).",
+		}, []string{"reason"}),
 	}
-	e.self.MustRegister(e.reloadOK, e.reloadTimestamp, e.collections,
+	if opts.MaxRequests > 0 {
+		e.requests = make(chan struct{}, opts.MaxRequests)
+	}
+	e.self.MustRegister(e.reloadOK, e.reloadTimestamp, e.collectionsRun, e.rejected,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "mailcluster_exporter_tasks_in_flight",
+			Help: "Probes and commands running now, across every cluster and collection (at most global.max_concurrency).",
+		}, func() float64 { return float64(e.sched.InFlight()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "mailcluster_exporter_collections_in_flight",
+			Help: "Collections running now (at most --scrape.max-collections).",
+		}, func() float64 { return float64(len(e.collections)) }),
 		versioncollector.NewCollector("mailcluster_exporter"),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	e.collections.WithLabelValues("all")
+	e.collectionsRun.WithLabelValues("all")
+	e.rejected.WithLabelValues("max_requests")
+	e.rejected.WithLabelValues("max_collections")
 	if err := e.Reload(); err != nil {
 		return nil, err
 	}
@@ -136,7 +179,7 @@ func Build(file string, opts collector.Options) (*config.Config, []*collector.Cl
 func (e *Exporter) Reload() error {
 	e.reloadMu.Lock()
 	defer e.reloadMu.Unlock()
-	cfg, cls, err := Build(e.opts.ConfigFile, collector.Options{LocalNode: e.opts.LocalNode, Logger: e.log, Roles: e.roles, Now: e.opts.Now})
+	cfg, cls, err := Build(e.opts.ConfigFile, collector.Options{LocalNode: e.opts.LocalNode, Logger: e.log, Roles: e.roles, Now: e.opts.Now, Scheduler: e.sched})
 	if err != nil {
 		e.reloadOK.Set(0)
 		e.log.Error("configuration not loaded; keeping the running one", "err", err)
@@ -151,6 +194,7 @@ func (e *Exporter) Reload() error {
 			e.log.Warn("--cluster.node names no node of any cluster; local sources are skipped", "node", e.opts.LocalNode)
 		}
 	}
+	e.sched.SetLimit(cfg.Global.MaxConcurrency)
 	e.state.Store(&state{cfg: cfg, clusters: cls})
 	e.reloadOK.Set(1)
 	e.reloadTimestamp.Set(float64(e.opts.Now().Unix()))
@@ -158,7 +202,31 @@ func (e *Exporter) Reload() error {
 	return nil
 }
 
-// timeout computes the collection deadline of a scrape.
+// timeoutSteps are the scrape timeouts a collection deadline is rounded
+// down to, so that scrapes asking for nearly the same timeout share one
+// collection and a client cannot start a new one per distinct header
+// value. Prometheus' usual scrape timeouts are steps.
+var timeoutSteps = []time.Duration{
+	100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 3 * time.Second, 5 * time.Second, 7 * time.Second,
+	10 * time.Second, 15 * time.Second, 20 * time.Second, 30 * time.Second, 45 * time.Second,
+	time.Minute, 90 * time.Second, 2 * time.Minute,
+}
+
+// quantise rounds a scrape timeout down to a step (the smallest step
+// under it).
+func quantise(t time.Duration) time.Duration {
+	q := timeoutSteps[0]
+	for _, s := range timeoutSteps {
+		if s <= t {
+			q = s
+		}
+	}
+	return q
+}
+
+// timeout computes the collection deadline of a scrape: the scrape's
+// timeout (header, or the default), capped, rounded down to a step, minus
+// the offset.
 func (e *Exporter) timeout(r *http.Request) time.Duration {
 	t := e.opts.DefaultTimeout
 	if h := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"); h != "" {
@@ -172,27 +240,41 @@ func (e *Exporter) timeout(r *http.Request) time.Duration {
 	if t > e.opts.MaxTimeout {
 		t = e.opts.MaxTimeout
 	}
-	t -= e.opts.TimeoutOffset
+	t = quantise(t) - e.opts.TimeoutOffset
 	if t < 100*time.Millisecond {
 		t = 100 * time.Millisecond
 	}
 	return t
 }
 
+// errBusy: every collection slot stayed taken for half the deadline.
+var errBusy = errors.New("too many collections running; try again later")
+
 // collect runs (or joins) the collection of the given clusters.
 //
-// Only scrapes with the same deadline (to the second) share a collection,
-// so a scrape never waits past its own deadline for someone else's: an HA
+// Only scrapes with the same (quantised) deadline share a collection, so
+// a scrape never waits past its own deadline for someone else's: an HA
 // pair of Prometheus servers with one configuration shares, a second
-// Prometheus with a shorter timeout or an operator's curl does not.
-func (e *Exporter) collect(key string, cls []*collector.Cluster, cfg *config.Config, timeout time.Duration) []*collector.Snapshot {
-	flightKey := key + "/" + strconv.FormatInt(int64(timeout/time.Second), 10)
-	v, _, _ := e.flight.Do(flightKey, func() (any, error) {
-		e.collections.WithLabelValues(key).Inc()
+// Prometheus with a shorter timeout or an operator's curl does not. At
+// most MaxCollections run at once; a new one waits for a slot for at
+// most half its deadline, so that it still has time to collect.
+func (e *Exporter) collect(key string, cls []*collector.Cluster, cfg *config.Config, timeout time.Duration) ([]*collector.Snapshot, error) {
+	flightKey := key + "/" + timeout.String()
+	v, err, _ := e.flight.Do(flightKey, func() (any, error) {
 		// Detached from the first request: a client that goes away must
 		// not spoil the result for the others sharing this collection.
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
+		wait := time.NewTimer(timeout / 2)
+		defer wait.Stop()
+		select {
+		case e.collections <- struct{}{}:
+			defer func() { <-e.collections }()
+		case <-wait.C:
+			e.rejected.WithLabelValues("max_collections").Inc()
+			return nil, errBusy
+		}
+		e.collectionsRun.WithLabelValues(key).Inc()
 		snaps := make([]*collector.Snapshot, len(cls))
 		var wg sync.WaitGroup
 		for i, c := range cls {
@@ -210,7 +292,10 @@ func (e *Exporter) collect(key string, cls []*collector.Cluster, cfg *config.Con
 		}
 		return snaps, nil
 	})
-	return v.([]*collector.Snapshot)
+	if err != nil {
+		return nil, err
+	}
+	return v.([]*collector.Snapshot), nil
 }
 
 // openWindows reads the window file. When it cannot be read (a partial
@@ -263,8 +348,13 @@ func (s snapshots) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (e *Exporter) serve(w http.ResponseWriter, r *http.Request, key string, cls []*collector.Cluster, cfg *config.Config, withSelf bool) {
+	snaps, err := e.collect(key, cls, cfg, e.timeout(r))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(snapshots(e.collect(key, cls, cfg, e.timeout(r))))
+	reg.MustRegister(snapshots(snaps))
 	var g prometheus.Gatherer = reg
 	if withSelf {
 		g = prometheus.Gatherers{e.self, reg}
@@ -272,17 +362,35 @@ func (e *Exporter) serve(w http.ResponseWriter, r *http.Request, key string, cls
 	promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, ErrorLog: slogErrorLog{e.log}}).ServeHTTP(w, r)
 }
 
+// limitRequests answers 503 at once when MaxRequests scrapes are already
+// being served, the way promhttp's MaxRequestsInFlight does.
+func (e *Exporter) limitRequests(h http.Handler) http.Handler {
+	if e.requests == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case e.requests <- struct{}{}:
+			defer func() { <-e.requests }()
+			h.ServeHTTP(w, r)
+		default:
+			e.rejected.WithLabelValues("max_requests").Inc()
+			http.Error(w, fmt.Sprintf("Limit of concurrent requests reached (%d), try again later.", cap(e.requests)), http.StatusServiceUnavailable)
+		}
+	})
+}
+
 // MetricsHandler serves every cluster plus the exporter's own metrics.
 func (e *Exporter) MetricsHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return e.limitRequests(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := e.state.Load()
 		e.serve(w, r, "all", st.clusters, st.cfg, true)
-	})
+	}))
 }
 
 // ProbeHandler serves one cluster: /probe?cluster=NAME.
 func (e *Exporter) ProbeHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return e.limitRequests(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := r.URL.Query().Get("cluster")
 		st := e.state.Load()
 		for _, c := range st.clusters {
@@ -296,7 +404,7 @@ func (e *Exporter) ProbeHandler() http.Handler {
 			return
 		}
 		http.Error(w, fmt.Sprintf("unknown cluster %q", name), http.StatusBadRequest)
-	})
+	}))
 }
 
 // ReloadHandler reloads the configuration on POST.

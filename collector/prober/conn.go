@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -93,8 +94,23 @@ type lineReader struct {
 	br *bufio.Reader
 }
 
+// readers recycles the line buffers: thousands of probes per scrape
+// would otherwise each allocate one.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, maxLineBytes) }}
+
 func newLineReader(r io.Reader) *lineReader {
-	return &lineReader{br: bufio.NewReaderSize(r, maxLineBytes)}
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(r)
+	return &lineReader{br: br}
+}
+
+// release returns the buffer; the reader must not be used afterwards.
+func (l *lineReader) release() {
+	if l != nil && l.br != nil {
+		l.br.Reset(nil)
+		readers.Put(l.br)
+		l.br = nil
+	}
 }
 
 // readLine returns the next line without its terminator.
@@ -152,7 +168,10 @@ func openText(ctx context.Context, t Target, r *Result) (*textConn, error) {
 
 // close closes the connection (the TLS layer, if any, is not shut down
 // politely: the server gets a TCP FIN, which every server handles).
-func (s *textConn) close() { s.raw.Close() }
+func (s *textConn) close() {
+	s.raw.Close()
+	s.lr.release()
+}
 
 // readLine reads one bounded line.
 func (s *textConn) readLine() (string, error) { return s.lr.readLine() }
@@ -222,6 +241,7 @@ func (s *textConn) startTLS(ctx context.Context, t Target, r *Result) error {
 		return err
 	}
 	s.conn, s.tls = tc, true
+	s.lr.release() // empty: the server waits for the handshake
 	s.lr = newLineReader(tc)
 	return nil
 }
