@@ -26,6 +26,7 @@ import (
 
 	"github.com/mailcluster/mailcluster_exporter/collector"
 	"github.com/mailcluster/mailcluster_exporter/exporter"
+	"github.com/mailcluster/mailcluster_exporter/gate"
 )
 
 // DefaultListenAddress: the Prometheus exporter port range 9100-9999 is
@@ -71,6 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	winClose := win.Command("close", "Close the update window of a cluster.")
 	winCloseCluster := winClose.Flag("cluster", "Cluster name.").Required().String()
 	win.Command("list", "List open update windows.")
+	gates := gate.AddCommands(app)
 
 	cmd, err := app.Parse(args)
 	if err != nil {
@@ -87,6 +89,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	logger := newLogger(stderr, *logLevel, *logFormat)
 
+	if code, ok := gates.Run(ctx, cmd, stdout, stderr); ok {
+		return code
+	}
 	switch cmd {
 	case "window open":
 		return windowOpen(stdout, stderr, *configFile, *windowFile, *winCluster, *winFor, *winReason)
