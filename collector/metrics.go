@@ -48,7 +48,7 @@ var (
 	vServiceDurDesc = desc("virtual_service_probe_duration_seconds", "Duration of the check through the virtual address.", "cluster", "service")
 	vServiceCert    = desc("virtual_service_tls_cert_expiry_timestamp_seconds", "NotAfter of the certificate presented through the virtual address.", "cluster", "service")
 	windowOpenDesc  = desc("update_window_open", "1 while an update window is open for the cluster.", "cluster")
-	windowEndDesc   = desc("update_window_end_timestamp_seconds", "When the open update window ends.", "cluster")
+	windowEndDesc   = desc("update_window_end_timestamp_seconds", "When the open update window ends; after it ended, when it ended, for 24 h.", "cluster")
 )
 
 // Describe sends every descriptor a snapshot can produce.
@@ -172,7 +172,7 @@ func (s *Snapshot) Emit(ch chan<- prometheus.Metric) {
 		}
 	}
 	gauge(windowOpenDesc, boolValue(s.Window.Open), cl.Name)
-	if s.Window.Open && !s.Window.End.IsZero() {
+	if !s.Window.End.IsZero() {
 		gauge(windowEndDesc, float64(s.Window.End.Unix()), cl.Name)
 	}
 }
