@@ -7,17 +7,22 @@ CONFIG    ?= examples/quickstart.yml
 LISTEN    ?= 127.0.0.1:19025
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BRANCH    ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w \
 	-X github.com/prometheus/common/version.Version=$(VERSION) \
 	-X github.com/prometheus/common/version.Revision=$(REVISION) \
-	-X github.com/prometheus/common/version.Branch=main
+	-X github.com/prometheus/common/version.Branch=$(BRANCH)
 
-.PHONY: all build run deps go-deps test unit tools-test rules-test e2e demo demo-down bench fuzz lint clean
+.PHONY: all build docker run deps go-deps test unit tools-test rules-test e2e demo demo-down bench fuzz lint clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BINARY) .
+
+# The container image (needs a Docker engine); the same version stamps as `make build`.
+docker:
+	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) --build-arg BRANCH=$(BRANCH) -t mailcluster_exporter:$(VERSION) .
 
 run: go-deps build
 	./$(BINARY) --config.file=$(CONFIG) --web.listen-address=$(LISTEN) --windows.file=.build/windows.json
