@@ -13,7 +13,7 @@ LDFLAGS   := -s -w \
 	-X github.com/prometheus/common/version.Revision=$(REVISION) \
 	-X github.com/prometheus/common/version.Branch=$(BRANCH)
 
-.PHONY: all build docker run deps go-deps test unit tools-test rules-test e2e demo demo-down bench fuzz lint clean
+.PHONY: all build docker promtool3 run deps go-deps test unit tools-test rules-test e2e demo demo-down bench fuzz lint clean
 
 all: build
 
@@ -26,6 +26,20 @@ docker:
 
 run: go-deps build
 	./$(BINARY) --config.file=$(CONFIG) --web.listen-address=$(LISTEN) --windows.file=.build/windows.json
+
+# Prometheus 3's promtool, built from the prometheus module version pinned in tools/go.mod (go install
+# pkg@version: that module's own go.mod and the checksum database pin its dependencies). make unit and
+# make tools-test put scripts/promtool-both first on PATH, so every promtool rule test runs with
+# Debian's promtool (2.42) and with this one.
+PROM_MODULE_VERSION = $(shell cd tools && $(GO) list -m -f '{{.Version}}' github.com/prometheus/prometheus)
+PROMTOOL3 := .build/prom3/promtool
+BOTH_PROMTOOLS := PATH="$(CURDIR)/scripts/promtool-both:$$PATH" PROMTOOL3="$(CURDIR)/$(PROMTOOL3)"
+
+promtool3: $(PROMTOOL3)
+
+$(PROMTOOL3): tools/go.mod
+	GOBIN="$(CURDIR)/.build/prom3" $(GO) install -ldflags '-X github.com/prometheus/common/version.Version=$(PROM_MODULE_VERSION)' \
+		github.com/prometheus/prometheus/cmd/promtool@$(PROM_MODULE_VERSION)
 
 # Debian packages the tests use (promtool, amtool, crm_mon, Postfix,
 # Dovecot, keepalived…); idempotent, a no-op when all are present.
@@ -41,11 +55,11 @@ lint:
 	$(GO) vet -tags e2e ./e2e/...
 	cd tools && $(GO) vet ./...
 
-unit:
-	$(GO) test -race -count=1 ./...
+unit: promtool3
+	$(BOTH_PROMTOOLS) $(GO) test -race -count=1 ./...
 
-tools-test:
-	cd tools && $(GO) test -count=1 ./...
+tools-test: promtool3
+	cd tools && $(BOTH_PROMTOOLS) $(GO) test -count=1 ./...
 
 test: deps lint unit tools-test e2e
 
