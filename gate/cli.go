@@ -150,16 +150,28 @@ func (c *Commands) status(ctx context.Context, checker *Checker, stdout, stderr 
 		return ExitNoAnswer
 	}
 	fmt.Fprintf(stdout, "cluster %s, gates read from %s (trusted up to %s old):\n", st.Cluster, *c.url, st.StaleAfter)
+	var f *facts
+	var factsErr error
+	for _, g := range st.Gates {
+		if !g.Open && f == nil && factsErr == nil {
+			f, factsErr = checker.readFacts(qctx, st.Cluster) // once, for every closed gate
+		}
+	}
 	for _, g := range st.Gates {
 		mark := "✘"
 		if g.Open {
 			mark = "✔"
 		}
 		fmt.Fprintf(stdout, "%d %s %-19s → %s\n", g.Order, mark, g.Name, g.Unlocks)
-		if !g.Open {
-			for _, r := range checker.Explain(qctx, st.Cluster, g.Name) {
-				fmt.Fprintf(stdout, "      %s\n", r)
-			}
+		if g.Open {
+			continue
+		}
+		reasons := []string{fmt.Sprintf("cannot read the facts behind the gate: %v", factsErr)}
+		if factsErr == nil {
+			reasons = f.explain(g.Name)
+		}
+		for _, r := range reasons {
+			fmt.Fprintf(stdout, "      %s\n", r)
 		}
 	}
 	return ExitOpen
