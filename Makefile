@@ -13,7 +13,7 @@ LDFLAGS   := -s -w \
 	-X github.com/prometheus/common/version.Revision=$(REVISION) \
 	-X github.com/prometheus/common/version.Branch=$(BRANCH)
 
-.PHONY: all build docker promtool3 run deps go-deps test unit tools-test rules-test e2e demo demo-down bench fuzz lint clean
+.PHONY: all build docker promtool3 prometheus3 e2e-prom3 run deps go-deps test unit tools-test rules-test e2e demo demo-down bench fuzz lint clean
 
 all: build
 
@@ -41,6 +41,15 @@ $(PROMTOOL3): tools/go.mod
 	GOBIN="$(CURDIR)/.build/prom3" $(GO) install -ldflags '-X github.com/prometheus/common/version.Version=$(PROM_MODULE_VERSION)' \
 		github.com/prometheus/prometheus/cmd/promtool@$(PROM_MODULE_VERSION)
 
+# Prometheus 3's server, built the same way (without the web UI's assets: the end-to-end tests use its API).
+PROMETHEUS3 := .build/prom3/prometheus
+
+prometheus3: $(PROMETHEUS3)
+
+$(PROMETHEUS3): tools/go.mod
+	GOBIN="$(CURDIR)/.build/prom3" $(GO) install -ldflags '-X github.com/prometheus/common/version.Version=$(PROM_MODULE_VERSION)' \
+		github.com/prometheus/prometheus/cmd/prometheus@$(PROM_MODULE_VERSION)
+
 # Debian packages the tests use (promtool, amtool, crm_mon, Postfix,
 # Dovecot, keepalived…); idempotent, a no-op when all are present.
 deps: go-deps
@@ -61,12 +70,16 @@ unit: promtool3
 tools-test: promtool3
 	cd tools && $(BOTH_PROMTOOLS) $(GO) test -count=1 ./...
 
-test: deps lint unit tools-test e2e
+test: deps lint unit tools-test e2e e2e-prom3
 
 # End-to-end scenarios on a real two-node mail cluster in network namespaces (root; e2e/README.md):
 # testbed up, go test -tags e2e, testbed down (always). Needs the packages of `make deps`.
 e2e: build
 	e2e/run.sh
+
+# The end-to-end suite once more, with Prometheus 3 as the testbed's server (docs/prometheus3.md).
+e2e-prom3: build prometheus3
+	PROMETHEUS_BIN="$(CURDIR)/$(PROMETHEUS3)" e2e/run.sh
 
 # The same testbed left running for a look (URLs and commands are printed); stop it with `make demo-down`.
 demo: build deps
