@@ -25,6 +25,8 @@ docker:
 	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) --build-arg BRANCH=$(BRANCH) -t mailcluster_exporter:$(VERSION) .
 
 run: go-deps build
+	@echo "make run: examples/quickstart.yml points at loopback addresses where nothing listens, so every node reads"
+	@echo "offline and red. For a live cluster (keepalived + Postfix + Dovecot, Prometheus, alerts): sudo make demo"
 	./$(BINARY) --config.file=$(CONFIG) --web.listen-address=$(LISTEN) --windows.file=.build/windows.json
 
 # Prometheus 3's promtool, built from the prometheus module version pinned in tools/go.mod (go install
