@@ -45,18 +45,24 @@ func (c *Checker) Wait(ctx context.Context, cluster, gate string, o WaitOptions)
 	reported := false
 	for {
 		remaining := deadline.Sub(c.now())
-		qt := o.QueryTimeout
+		qt, capped := o.QueryTimeout, false
 		if remaining > 0 && remaining < qt {
-			qt = remaining
+			qt, capped = remaining, true
 		}
 		qctx, cancel := context.WithTimeout(ctx, qt)
 		st, err := c.Status(qctx, cluster)
+		cutShort := err != nil && capped && qctx.Err() != nil
 		cancel()
 		res.Polls++
-		res.LastErr = err
-		if err == nil {
+		switch {
+		case cutShort && res.Polls > 1:
+			// A read cut off by the wait's own deadline brings no news:
+			// the previous answer (or error) stands.
+		case err != nil:
+			res.LastErr, res.Last = err, nil
+		default:
 			g, _ := st.Gate(gate)
-			res.Last = &g
+			res.LastErr, res.Last = nil, &g
 			if g.Open {
 				res.Open = true
 				res.Waited = c.now().Sub(start)
