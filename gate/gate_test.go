@@ -36,6 +36,7 @@ type fakeProm struct {
 	interval  float64            // rule group interval; 0: /api/v1/rules fails
 	facts     map[string][]sample
 	queryErr  bool // answer every query with a 422 bad_data error
+	factsErr  bool // answer the fact queries (not the gates) with an error
 	queries   int
 	onQuery   func(f *fakeProm) // called (locked) before each gate query
 	wantAuth  string            // expected Authorization header, if set
@@ -75,7 +76,8 @@ func (f *fakeProm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		q := r.Form.Get("query")
 		f.queries++
-		if f.queryErr {
+		isGate := strings.Contains(q, GateMetric)
+		if f.queryErr || (f.factsErr && !isGate) {
 			w.WriteHeader(http.StatusUnprocessableEntity)
 			fmt.Fprint(w, `{"status":"error","errorType":"bad_data","error":"parse error"}`)
 			return
@@ -420,5 +422,18 @@ func TestExplainEachGate(t *testing.T) {
 	empty := &facts{}
 	if got := empty.explain("sync_complete"); len(got) != 2 || !strings.Contains(got[0], "no configured node") || got[1] != "no node reports a sync state" {
 		t.Errorf("no facts at all: %q", got)
+	}
+}
+
+// When the gates can be read but the facts behind them cannot, status still
+// lists the gates and says why it cannot explain the closed ones.
+func TestStatusWhenTheFactsCannotBeRead(t *testing.T) {
+	f := newFake("kp")
+	f.gates["sync_complete"] = 0
+	f.factsErr = true
+	code, out, errOut := runGate(t, "gate", "status", "--prometheus.url="+serve(t, f), "--cluster=kp")
+	if code != ExitOpen || !strings.Contains(out, "6 ✘ sync_complete") ||
+		!strings.Contains(out, "      cannot read the facts behind the gate: no trustworthy answer from Prometheus: query ") {
+		t.Errorf("exit %d, stderr %q, stdout:\n%s", code, errOut, out)
 	}
 }
