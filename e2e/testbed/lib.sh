@@ -544,6 +544,7 @@ prom_start() {
   running prometheus && return 0
   write_prometheus_config
   mkdir -p "$ST/client/prometheus-data"
+  log "prometheus: $PROMETHEUS_BIN ($("$PROMETHEUS_BIN" --version 2>&1 | head -n 1))"
   start_bg prometheus client "$PROMETHEUS_BIN" --config.file="$ST/client/prometheus.yml" \
     --storage.tsdb.path="$ST/client/prometheus-data" --storage.tsdb.retention.time=1d \
     --web.listen-address="$CLIENT_IP:$PROM_PORT" --web.enable-lifecycle
