@@ -27,6 +27,7 @@ import (
 
 	"github.com/mailcluster/mailcluster_exporter/collector"
 	"github.com/mailcluster/mailcluster_exporter/exporter"
+	"github.com/mailcluster/mailcluster_exporter/gate"
 )
 
 // DefaultListenAddress: the Prometheus exporter port range 9100-9999 is
@@ -48,6 +49,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app.ErrorWriter(stderr)
 	app.Version(version.Print("mailcluster_exporter"))
 	app.HelpFlag.Short('h')
+	app.UsageTemplate(usageTemplate)
 	configFile := app.Flag("config.file", "Configuration file.").Default("mailcluster.yml").String()
 	windowFile := app.Flag("windows.file", "State file of operator-declared update windows (written by `window open`).").
 		Default("/var/lib/mailcluster_exporter/windows.json").String()
@@ -75,8 +77,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	winClose := win.Command("close", "Close the update window of a cluster.")
 	winCloseCluster := winClose.Flag("cluster", "Cluster name.").Required().String()
 	win.Command("list", "List open update windows.")
+	gates := gate.AddCommands(app)
 
+	// --help and --version end the program through kingpin's terminate
+	// function: here run returns instead, so that tests can call it.
+	terminated := false
+	app.Terminate(func(int) { terminated = true })
 	cmd, err := app.Parse(args)
+	if terminated {
+		return 0
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "mailcluster_exporter: %v\n", err)
 		return 2
@@ -91,6 +101,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	logger := newLogger(stderr, *logLevel, *logFormat)
 
+	if code, ok := gates.Run(ctx, cmd, stdout, stderr); ok {
+		return code
+	}
 	switch cmd {
 	case "window open":
 		return windowOpen(stdout, stderr, *configFile, *windowFile, *winCluster, *winFor, *winReason)
@@ -187,6 +200,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// usageTemplate is kingpin's default with the flags of the default command
+// (serve) listed in the top-level help: `mailcluster_exporter --help` must
+// show --web.listen-address, --cluster.node and the rest, which are given
+// without the word "serve".
+var usageTemplate = strings.Replace(kingpin.DefaultUsageTemplate, "{{else if .App.Commands -}}\nCommands:\n", `{{else if .App.Commands -}}
+{{range .App.Commands}}{{if .Default -}}
+Flags of {{.FullCommand}}, the default command (also without the word {{.FullCommand}}):
+{{.Flags|FlagsToTwoColumns|FormatTwoColumns}}
+{{end}}{{end -}}
+Commands:
+`, 1)
 
 // newLogger builds the project's go-kit logger and bridges it to the slog
 // API that exporter-toolkit and the packages use; output is go-kit's.

@@ -150,3 +150,33 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// The top-level help lists the flags of the default command (serve), which
+// are given without the word "serve", next to the commands.
+func TestHelpListsServeFlags(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}} {
+		code, out, _ := runCLI(t, args...)
+		if code != 0 {
+			t.Errorf("%v: exit %d", args, code)
+		}
+		for _, want := range []string{
+			"--config.file=", "--windows.file=", "Flags of serve, the default command",
+			"--web.listen-address=", "--web.config.file=", "--cluster.node=", "--[no-]config.check",
+			"--scrape.timeout-offset=", "--[no-]web.enable-lifecycle", "--web.telemetry-path=",
+			"gate status --cluster=CLUSTER", "gate wait --cluster=CLUSTER --gate=GATE", "window open",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%v: help lacks %q:\n%s", args, want, out)
+			}
+		}
+	}
+	// A subcommand's help is its own: no serve flags there.
+	code, out, _ := runCLI(t, "window", "list", "--help")
+	if code != 0 || strings.Contains(out, "--web.listen-address") || !strings.Contains(out, "window list") {
+		t.Errorf("window list --help: exit %d:\n%s", code, out)
+	}
+	code, out, _ = runCLI(t, "gate", "wait", "--help")
+	if code != 0 || !strings.Contains(out, "--prometheus.url=") || !strings.Contains(out, "--poll-interval=") {
+		t.Errorf("gate wait --help: exit %d:\n%s", code, out)
+	}
+}

@@ -244,7 +244,8 @@ type Snapshot struct {
 	Provides Provides
 }
 
-// WindowState is the update window of a cluster at collection time.
+// WindowState is the update window of a cluster at collection time: End is
+// the end of the open window, or of the last one for 24 h after it ended.
 type WindowState struct {
 	Open bool
 	End  time.Time

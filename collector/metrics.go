@@ -59,7 +59,7 @@ var (
 	vServiceVerif   = desc("virtual_service_tls_verified", "1 if the certificate presented through the virtual address chains to a trusted root and names tls_server_name, 0 if not.", "cluster", "service")
 	vServiceFail    = desc("virtual_service_probe_failure", "1 with the reason the check through the virtual address failed; present only while virtual_service_up is 0.", "cluster", "service", "reason")
 	windowOpenDesc  = desc("update_window_open", "1 while an update window is open for the cluster.", "cluster")
-	windowEndDesc   = desc("update_window_end_timestamp_seconds", "When the open update window ends.", "cluster")
+	windowEndDesc   = desc("update_window_end_timestamp_seconds", "When the open update window ends; after it ended, when it ended, for 24 h.", "cluster")
 )
 
 // Describe sends every descriptor a snapshot can produce.
@@ -211,7 +211,7 @@ func (s *Snapshot) Emit(ch chan<- prometheus.Metric) {
 		}
 	}
 	gauge(windowOpenDesc, boolValue(s.Window.Open), cl.Name)
-	if s.Window.Open && !s.Window.End.IsZero() {
+	if !s.Window.End.IsZero() {
 		gauge(windowEndDesc, float64(s.Window.End.Unix()), cl.Name)
 	}
 }

@@ -1504,6 +1504,27 @@ func TestScheduleOpenAt(t *testing.T) {
 	}
 }
 
+func TestScheduleLastEnd(t *testing.T) {
+	utc := func(d, h, min int) time.Time { return time.Date(2024, 6, d, h, min, 0, 0, time.UTC) }
+	// 2024-06-05 is a Wednesday; the occurrence ends Thursday 01:30.
+	w := window(t, "wednesday", "23:30", "2h", "UTC")
+	for _, c := range []struct{ at, want time.Time }{
+		{utc(6, 1, 29), utc(30, 1, 30).AddDate(0, -1, 0)}, // still open: the previous week's end (May 30)
+		{utc(6, 1, 30), utc(6, 1, 30)},
+		{utc(7, 12, 0), utc(6, 1, 30)},
+		{utc(12, 23, 0), utc(6, 1, 30)},
+		{utc(13, 2, 0), utc(13, 1, 30)},
+	} {
+		if got := w.LastEnd(c.at); !got.Equal(c.want) {
+			t.Errorf("LastEnd(%s) = %s, want %s", c.at.Format(time.RFC3339), got.Format(time.RFC3339), c.want.Format(time.RFC3339))
+		}
+	}
+	var unvalidated Schedule
+	if got := unvalidated.LastEnd(time.Now()); !got.IsZero() {
+		t.Errorf("a schedule that was never validated has an end: %s", got)
+	}
+}
+
 func TestMergeKeys(t *testing.T) {
 	cfg, err := Load(y(`
 clusters:

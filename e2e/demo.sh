@@ -44,6 +44,7 @@ Break something (all bounded; see $TB_DIR/ops.sh help):
   $TB_DIR/ops.sh repl stall node-b; $TB_DIR/ops.sh deliver; $TB_DIR/ops.sh deliver   # syncing (yellow)
   $EXPORTER_BIN window open --cluster e2e --for 1h --reason demo \\
       --config.file=$ST/client/exporter.yml --windows.file=$WINDOWS_FILE        # update window (gates)
+  $C $EXPORTER_BIN gate status --cluster e2e --prometheus.url http://$CLIENT_IP:$PROM_PORT   # the gates, with reasons
 
 Status screen: $TB_DIR/status.sh    Checks: $TB_DIR/verify.sh    Logs: $LOGS/
 TXT

@@ -170,8 +170,15 @@ func (v Vector) By(label string) map[string]float64 {
 
 // query runs an instant query against Prometheus (from the client namespace).
 // Errors from Prometheus (bad PromQL, execution errors) are returned as errors.
-func query(expr string) (Vector, error) {
-	b, err := clientGet(promURL + "/api/v1/query?query=" + url.QueryEscape(expr))
+func query(expr string) (Vector, error) { return queryAt(expr, time.Time{}) }
+
+// queryAt is query evaluated at a past time (zero: now).
+func queryAt(expr string, at time.Time) (Vector, error) {
+	u := promURL + "/api/v1/query?query=" + url.QueryEscape(expr)
+	if !at.IsZero() {
+		u += "&time=" + strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64)
+	}
+	b, err := clientGet(u)
 	var r struct {
 		Status    string `json:"status"`
 		ErrorType string `json:"errorType"`

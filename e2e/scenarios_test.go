@@ -290,120 +290,130 @@ func g(ss, rd, vm, re, rr, sc, eso, sr, rfc float64) map[string]float64 {
 	}
 }
 
-// 6. The update procedure, step by step, with a window open (the exporters
-// all read the one --windows.file the `window` CLI writes). Both nodes are in
-// maintenance (ops.sh maint on: the keepalived notify script then never
-// starts mail services by itself), so services are stopped and started by
-// hand as in the seed systems' procedures. After every step all nine gates
-// are asserted exactly, and that no critical alert fires for the cluster.
-// Procedure alerts: MailclusterRedundancyEnabledWithVersionSkew (node-a
-// updated while Dovecot's dsync still replicates between the nodes: the sync
-// path is open whatever keepalived's state) and
-// MailclusterServicesStartedBeforeSyncComplete (services running while a sync
-// is pending) are asserted pending: their `for:` is 2m. restart_flag_clear
-// waits for sync_complete.
+// 6. The update procedure, driven by the shipped script
+// examples/update-procedure.sh: open the window, stop services, disable
+// redundancy, update, re-enable, wait for roles and sync, start services,
+// close the window, with `mailcluster_exporter gate wait` before each step.
+// Its hooks call ops.sh (both nodes in maintenance: the keepalived notify
+// script then never starts mail services by itself, so they are stopped and
+// started by hand as in the seed systems' procedures) and pause at
+// checkpoints, where the test asserts all nine gates exactly and that no
+// critical alert fires, and plays two procedure mistakes:
+// MailclusterRedundancyEnabledWithVersionSkew (keepalived started on the
+// updated node while the other still runs the old version) and
+// MailclusterServicesStartedBeforeSyncComplete (services running while a
+// sync is pending), both asserted pending (their `for:` is 2m). A sync is
+// made pending on purpose before the script waits for sync_complete, so that
+// gate is really closed while the script waits; it must not start the
+// services until the sync is released. At the end every step's start is
+// checked against the script's gate log and against Prometheus at that
+// instant: no step ran before its gate opened.
 func testUpdateProcedure(t *testing.T) {
-	window(t, "open", "--cluster=e2e", "--for=1h", "--reason=e2e update procedure")
 	t.Cleanup(func() {
 		_, _ = run(20*time.Second, "", exporterBin, "window", "close", "--cluster=e2e",
 			"--config.file="+clientCfg, "--windows.file="+windowsFile)
 		_ = opsTry("maint", "off", nodeA)
 		_ = opsTry("maint", "off", nodeB)
+		_ = opsTry("repl", "unblock", nodeB)
 	})
-	_, d := waitFor(t, "window open on every exporter", 15*time.Second, `mailcluster_update_window_open{cluster="e2e"} == 1`,
-		func(v Vector) bool { return len(v) == 3 })
-	t.Logf("window open seen by all three exporters after %s", d.Round(100*time.Millisecond))
-	waitFor(t, "MailclusterUpdateWindowOpen firing", 15*time.Second, alert("MailclusterUpdateWindowOpen", "firing"), nonEmpty)
-	gatesAre(t, "0 window open", 15*time.Second, g(0, 0, 1, 1, 1, 1, 1, 1, 1))
-	noCriticalFiring(t, "0 window open")
+	proc := startProcedure(t)
 
-	// 1. stop services (the standby's are already stopped)
-	ops(t, "maint", "on", nodeA)
-	ops(t, "maint", "on", nodeB)
-	ops(t, "services", "stop", nodeA)
-	gatesAre(t, "1 services stopped", 20*time.Second, g(1, 0, 1, 1, 1, 1, 1, 0, 1))
-	noCriticalFiring(t, "1 services stopped")
+	proc.checkpoint(t, "window-open", 30*time.Second, func() {
+		_, d := waitFor(t, "window open on every exporter", 15*time.Second, `mailcluster_update_window_open{cluster="e2e"} == 1`,
+			func(v Vector) bool { return len(v) == 3 })
+		t.Logf("window open seen by all three exporters after %s", d.Round(100*time.Millisecond))
+		waitFor(t, "MailclusterUpdateWindowOpen firing", 15*time.Second, alert("MailclusterUpdateWindowOpen", "firing"), nonEmpty)
+		gatesAre(t, "0 window open", 15*time.Second, g(0, 0, 1, 1, 1, 1, 1, 1, 1))
+		noCriticalFiring(t, "0 window open")
+	})
 
-	// 2. disable redundancy: keepalived stopped on the standby, then on the active node
-	ops(t, "keepalived", "stop", nodeB)
-	ops(t, "keepalived", "stop", nodeA)
-	gatesAre(t, "2 redundancy disabled", 20*time.Second, g(1, 1, 1, 0, 0, 1, 0, 0, 1))
-	noCriticalFiring(t, "2 redundancy disabled")
+	// steps 1 (stop services, gate services_stopped) and 2 (disable redundancy,
+	// gate redundancy_disabled) run in the script; step 3 pauses after node-a's update
+	proc.checkpoint(t, "node-a-updated", 90*time.Second, func() {
+		// versions differ while dsync still replicates (this testbed cannot
+		// block dsync cleanly): the sync path is open, so the procedure alert
+		// fires, and a sync between versions is never complete
+		gatesAre(t, "3a node-a updated", 20*time.Second, g(1, 1, 0, 0, 0, 0, 0, 0, 0))
+		waitFor(t, "MailclusterRedundancyEnabledWithVersionSkew pending (for: 2m)", 20*time.Second,
+			alert("MailclusterRedundancyEnabledWithVersionSkew", "pending"), nonEmpty)
+		noCriticalFiring(t, "3a node-a updated")
+	})
 
-	// 3. update node-a: versions differ while dsync still replicates (this
-	// testbed cannot block dsync cleanly: the replicator queues and reads as
-	// syncing): the sync path is open, so out_of_sync and the procedure alert;
-	// a sync between versions is never complete
-	ops(t, "version", nodeA, "1.1.0")
-	gatesAre(t, "3a node-a updated", 20*time.Second, g(1, 1, 0, 0, 0, 0, 0, 0, 0))
-	waitFor(t, "MailclusterRedundancyEnabledWithVersionSkew pending (for: 2m)", 20*time.Second,
-		alert("MailclusterRedundancyEnabledWithVersionSkew", "pending"), nonEmpty)
-	noCriticalFiring(t, "3a node-a updated")
-	// update node-b
-	ops(t, "version", nodeB, "1.1.0")
-	gatesAre(t, "3c node-b updated", 20*time.Second, g(1, 1, 1, 0, 0, 1, 0, 0, 1))
-	waitFor(t, "MailclusterRedundancyEnabledWithVersionSkew gone", 15*time.Second,
-		`ALERTS{alertname="MailclusterRedundancyEnabledWithVersionSkew",cluster="e2e"}`, empty)
-	noCriticalFiring(t, "3c node-b updated")
-
-	// 4. re-enable redundancy (node-a first: it becomes MASTER; maintenance keeps its services stopped)
-	ops(t, "keepalived", "start", nodeA)
-	ops(t, "wait-vip", nodeA, "15")
-	ops(t, "keepalived", "start", nodeB)
-	// 5. roles restored (node-a, the preferred node, active)
-	gatesAre(t, "4+5 redundancy on, roles restored", 30*time.Second, g(1, 0, 1, 1, 1, 1, 1, 0, 1))
-	noCriticalFiring(t, "4+5 redundancy on, roles restored")
-
-	// 6. wait for the sync: a pending sync made on purpose (node-b's sync link stalls, two new messages on node-a)
-	ops(t, "repl", "stall", nodeB)
-	t.Cleanup(func() { _ = opsTry("repl", "unblock", nodeB) })
-	ids := []string{saveMessage(t, nodeA)}
-	time.Sleep(time.Second)
-	ids = append(ids, saveMessage(t, nodeA))
-	gatesAre(t, "6a waiting for sync", 30*time.Second, g(1, 0, 1, 1, 1, 0, 1, 0, 0))
-	waitFor(t, "only reason syncing", 10*time.Second, reasons, reasonsAre("syncing"))
-	noCriticalFiring(t, "6a waiting for sync")
+	// step 4 re-enables redundancy (node-a first: it becomes MASTER); before the
+	// script waits for the sync, a sync is made pending (node-b's sync link
+	// stalls, two new messages on node-a)
+	var ids []string
+	proc.checkpoint(t, "redundancy-enabled", 90*time.Second, func() {
+		gatesAre(t, "4+5 redundancy on, roles restored", 30*time.Second, g(1, 0, 1, 1, 1, 1, 1, 0, 1))
+		waitFor(t, "MailclusterRedundancyEnabledWithVersionSkew gone", 15*time.Second,
+			`ALERTS{alertname="MailclusterRedundancyEnabledWithVersionSkew",cluster="e2e"}`, empty)
+		noCriticalFiring(t, "4+5 redundancy on, roles restored")
+		ops(t, "repl", "stall", nodeB)
+		ids = append(ids, saveMessage(t, nodeA))
+		time.Sleep(time.Second)
+		ids = append(ids, saveMessage(t, nodeA))
+		gatesAre(t, "6a waiting for sync", 30*time.Second, g(1, 0, 1, 1, 1, 0, 1, 0, 0))
+		waitFor(t, "only reason syncing", 10*time.Second, reasons, reasonsAre("syncing"))
+		noCriticalFiring(t, "6a waiting for sync")
+		// gate status explains the closed gate
+		out, err := run(30*time.Second, "", "ip", "netns", "exec", clientNS, exporterBin, "gate", "status",
+			"--cluster=e2e", "--prometheus.url="+promURL)
+		if err != nil || !strings.Contains(out, "6 ✘ sync_complete") || !strings.Contains(out, "5 ✔ roles_restored") ||
+			!strings.Contains(out, ": sync syncing") {
+			t.Errorf("gate status while syncing: %v\n%s", err, out)
+		}
+		t.Logf("gate status while syncing:\n%s", out)
+	})
+	proc.waitEvent(t, "gate roles_restored open", 60*time.Second)
+	time.Sleep(5 * time.Second) // the script is waiting on sync_complete: it must not move on
+	for _, e := range proc.events(t) {
+		if e.what == "gate sync_complete open" || e.what == "step start_services start" {
+			t.Fatalf("%q while the sync is held pending:\n%s", e.what, proc.log())
+		}
+	}
+	released := time.Now()
 	ops(t, "repl", "unblock", nodeB)
 	for _, id := range ids {
 		waitOps(t, "message on node-b", 60*time.Second, "has-message", nodeB, id)
 	}
-	gatesAre(t, "6b sync complete", 60*time.Second, g(1, 0, 1, 1, 1, 1, 1, 0, 1))
-	noCriticalFiring(t, "6b sync complete")
-
-	// 7. start services
-	ops(t, "services", "start", nodeA)
-	gatesAre(t, "7 services running", 30*time.Second, g(0, 0, 1, 1, 1, 1, 1, 1, 1))
-	noCriticalFiring(t, "7 services running")
-
-	// 7'. services running while a sync is pending (what early_start_ok allows, and what
-	// MailclusterServicesStartedBeforeSyncComplete warns about). The pending sync is made after the start:
-	// starting the services opens Dovecot's IMAP/POP3 listeners with `doveadm reload`, which restarts the
-	// replicator; its re-started dsync is in flight, not queued, and the dovecot source reads an in-flight
-	// dsync as "synced" (see e2e/README.md, findings), so a sync made pending before the start disappears.
-	ops(t, "repl", "stall", nodeB)
-	ids = []string{ops(t, "deliver", vip)}
-	time.Sleep(time.Second)
-	ids = append(ids, ops(t, "deliver", vip))
-	gatesAre(t, "7' services running, sync pending", 30*time.Second, g(0, 0, 1, 1, 1, 0, 1, 1, 0))
-	waitFor(t, "MailclusterServicesStartedBeforeSyncComplete pending (for: 2m)", 20*time.Second,
-		alert("MailclusterServicesStartedBeforeSyncComplete", "pending"), nonEmpty)
-	noCriticalFiring(t, "7' services running, sync pending")
-	ops(t, "repl", "unblock", nodeB)
-	for _, id := range ids {
-		waitOps(t, "message on node-b", 60*time.Second, "has-message", nodeB, id)
+	if at := proc.waitEvent(t, "step start_services start", 90*time.Second); at.Before(released) {
+		t.Errorf("services started at %s, before the sync was released at %s", at.Format(time.StampMilli), released.Format(time.StampMilli))
 	}
-	gatesAre(t, "8 sync complete, services running", 60*time.Second, g(0, 0, 1, 1, 1, 1, 1, 1, 1))
-	waitFor(t, "MailclusterServicesStartedBeforeSyncComplete gone", 20*time.Second,
-		`ALERTS{alertname="MailclusterServicesStartedBeforeSyncComplete",cluster="e2e"}`, empty)
-	waitValue(t, "cluster green before the window closes", 30*time.Second, statusCode, 1)
-	noCriticalFiring(t, "8 sync complete, services running")
 
-	// 9. close the window
-	ops(t, "maint", "off", nodeA)
-	ops(t, "maint", "off", nodeB)
-	window(t, "close", "--cluster=e2e")
+	// steps 7 (start services, gate services_running, restart_flag_clear); the
+	// script pauses before closing the window
+	proc.checkpoint(t, "before-close", 90*time.Second, func() {
+		gatesAre(t, "7 services running", 30*time.Second, g(0, 0, 1, 1, 1, 1, 1, 1, 1))
+		noCriticalFiring(t, "7 services running")
+		// 7'. services running while a sync is pending (what early_start_ok allows, and what
+		// MailclusterServicesStartedBeforeSyncComplete warns about). The pending sync is made after the start:
+		// starting the services opens Dovecot's IMAP/POP3 listeners with `doveadm reload`, which restarts the
+		// replicator; its re-started dsync is in flight, not queued, and the dovecot source reads an in-flight
+		// dsync as "synced" (see e2e/README.md, findings), so a sync made pending before the start disappears.
+		ops(t, "repl", "stall", nodeB)
+		ids := []string{ops(t, "deliver", vip)}
+		time.Sleep(time.Second)
+		ids = append(ids, ops(t, "deliver", vip))
+		gatesAre(t, "7' services running, sync pending", 30*time.Second, g(0, 0, 1, 1, 1, 0, 1, 1, 0))
+		waitFor(t, "MailclusterServicesStartedBeforeSyncComplete pending (for: 2m)", 20*time.Second,
+			alert("MailclusterServicesStartedBeforeSyncComplete", "pending"), nonEmpty)
+		noCriticalFiring(t, "7' services running, sync pending")
+		ops(t, "repl", "unblock", nodeB)
+		for _, id := range ids {
+			waitOps(t, "message on node-b", 60*time.Second, "has-message", nodeB, id)
+		}
+		gatesAre(t, "8 sync complete, services running", 60*time.Second, g(0, 0, 1, 1, 1, 1, 1, 1, 1))
+		waitFor(t, "MailclusterServicesStartedBeforeSyncComplete gone", 20*time.Second,
+			`ALERTS{alertname="MailclusterServicesStartedBeforeSyncComplete",cluster="e2e"}`, empty)
+		waitValue(t, "cluster green before the window closes", 30*time.Second, statusCode, 1)
+		noCriticalFiring(t, "8 sync complete, services running")
+	})
+
+	// 9. the script closes the window
+	proc.wait(t, 60*time.Second)
 	waitValue(t, "window closed", 15*time.Second, windowOpen, 0)
 	waitValue(t, "green after the window", 15*time.Second, statusCode, 1)
+	proc.checkNoStepBeforeItsGate(t)
 	t.Logf("update procedure walked; versions now %s", mustQuery(t, `max by(node, version)(mailcluster_software_info{cluster="e2e"})`))
 }
 

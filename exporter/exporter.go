@@ -286,9 +286,9 @@ func (e *Exporter) collect(key string, cls []*collector.Cluster, cfg *config.Con
 		}
 		wg.Wait()
 		now := e.opts.Now()
-		open := e.openWindows(now)
+		recent := e.recentWindows(now)
 		for _, s := range snaps {
-			s.Window = windowState(cfg.ClusterByName(s.Cluster.Name), open, now)
+			s.Window = windowState(cfg.ClusterByName(s.Cluster.Name), recent, now)
 		}
 		return snaps, nil
 	})
@@ -298,43 +298,60 @@ func (e *Exporter) collect(key string, cls []*collector.Cluster, cfg *config.Con
 	return v.([]*collector.Snapshot), nil
 }
 
-// openWindows reads the window file. When it cannot be read (a partial
-// write by hand, a permission change), the windows last read stay in force
-// rather than every window silently closing — which would page on-call for
-// planned work.
-func (e *Exporter) openWindows(now time.Time) []Window {
-	open, err := e.windows.List(now)
+// recentWindows reads the window file: open windows and those that ended
+// within EndedRetention. When it cannot be read (a partial write by hand,
+// a permission change), the windows last read stay in force rather than
+// every window silently closing — which would page on-call for planned
+// work.
+func (e *Exporter) recentWindows(now time.Time) []Window {
+	recent, err := e.windows.Recent(now)
 	e.windowsMu.Lock()
 	defer e.windowsMu.Unlock()
 	if err != nil {
 		e.log.Error("reading update windows; keeping the ones last read", "err", err)
 		var still []Window
 		for _, w := range e.lastWindows {
-			if now.Before(w.Ends) {
+			if remembered(w, now) {
 				still = append(still, w)
 			}
 		}
 		return still
 	}
-	e.lastWindows = open
-	return open
+	e.lastWindows = recent
+	return recent
 }
 
 // windowState merges operator windows and configured schedules: the window
-// is open if either is, and ends at the later end.
-func windowState(cl *config.Cluster, open []Window, now time.Time) collector.WindowState {
-	var ws collector.WindowState
-	for _, w := range open {
-		if w.Cluster == cl.Name && w.Ends.After(ws.End) {
-			ws = collector.WindowState{Open: true, End: w.Ends}
+// is open if either is, and ends at the later end. With none open, End is
+// the end of the last window that ended within EndedRetention (zero if
+// none), so that the end stays exported after the window is over.
+func windowState(cl *config.Cluster, recent []Window, now time.Time) collector.WindowState {
+	var open, ended collector.WindowState
+	for _, w := range recent {
+		if w.Cluster != cl.Name {
+			continue
+		}
+		if now.Before(w.Ends) {
+			if w.Ends.After(open.End) {
+				open = collector.WindowState{Open: true, End: w.Ends}
+			}
+		} else if w.Ends.After(ended.End) {
+			ended.End = w.Ends
 		}
 	}
 	for _, s := range cl.UpdateWindows {
-		if ok, end := s.OpenAt(now); ok && end.After(ws.End) {
-			ws = collector.WindowState{Open: true, End: end}
+		if ok, end := s.OpenAt(now); ok {
+			if end.After(open.End) {
+				open = collector.WindowState{Open: true, End: end}
+			}
+		} else if end := s.LastEnd(now); !end.IsZero() && now.Sub(end) < EndedRetention && end.After(ended.End) {
+			ended.End = end
 		}
 	}
-	return ws
+	if open.Open {
+		return open
+	}
+	return ended
 }
 
 // snapshots implements prometheus.Collector over finished snapshots.

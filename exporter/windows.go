@@ -25,7 +25,13 @@ type windowFile struct {
 	Windows []Window `json:"windows"`
 }
 
-// WindowStore keeps open windows in a JSON state file. The CLI writes it
+// EndedRetention is how long a window is remembered after it ended: its
+// end timestamp stays exported so that MailclusterUpdateWindowExpired can
+// fire when the cluster is not green by then.
+const EndedRetention = 24 * time.Hour
+
+// WindowStore keeps open windows, and the last window of each cluster for
+// EndedRetention after it ended, in a JSON state file. The CLI writes it
 // (under an advisory lock, replaced atomically); the running exporter reads
 // it at every collection, so a restart keeps open windows and no network
 // admin API is needed.
@@ -48,6 +54,27 @@ func (s WindowStore) List(now time.Time) ([]Window, error) {
 	return open, nil
 }
 
+// Recent returns the windows that are open at now or ended at most
+// EndedRetention before it (at most one per cluster: Open replaces).
+func (s WindowStore) Recent(now time.Time) ([]Window, error) {
+	all, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	var out []Window
+	for _, w := range all {
+		if remembered(w, now) {
+			out = append(out, w)
+		}
+	}
+	return out, nil
+}
+
+// remembered: still open at now, or ended within EndedRetention.
+func remembered(w Window, now time.Time) bool {
+	return now.Before(w.Ends.Add(EndedRetention))
+}
+
 // Open opens (or extends/replaces) the window of a cluster.
 func (s WindowStore) Open(w Window) error {
 	if w.Cluster == "" {
@@ -59,16 +86,17 @@ func (s WindowStore) Open(w Window) error {
 	return s.update(func(ws []Window) []Window {
 		out := ws[:0]
 		for _, x := range ws {
-			if x.Cluster != w.Cluster && w.OpenedAt.Before(x.Ends) {
-				out = append(out, x) // drop the cluster's old window and expired ones
+			if x.Cluster != w.Cluster && remembered(x, w.OpenedAt) {
+				out = append(out, x) // drop the cluster's old window and long-ended ones
 			}
 		}
 		return append(out, w)
 	})
 }
 
-// Close closes the window of a cluster; closing a closed window is an error
-// so that a typo in the cluster name does not pass silently.
+// Close ends the open window of a cluster now (it stays remembered as
+// ended); closing a closed window is an error so that a typo in the
+// cluster name does not pass silently.
 func (s WindowStore) Close(cluster string, now time.Time) error {
 	found := false
 	err := s.update(func(ws []Window) []Window {
@@ -76,9 +104,9 @@ func (s WindowStore) Close(cluster string, now time.Time) error {
 		for _, x := range ws {
 			if x.Cluster == cluster && now.Before(x.Ends) {
 				found = true
-				continue
+				x.Ends = now
 			}
-			if now.Before(x.Ends) {
+			if remembered(x, now) {
 				out = append(out, x)
 			}
 		}

@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mailcluster/mailcluster_exporter/collector"
+	"github.com/mailcluster/mailcluster_exporter/config"
 )
 
 var winT0 = time.Date(2024, 6, 2, 2, 0, 0, 0, time.UTC)
@@ -139,8 +143,12 @@ func TestWindowExpiredNotListed(t *testing.T) {
 			t.Errorf("List(t0+%s) = %q, want %q", tc.at.Sub(winT0), got, tc.want)
 		}
 	}
-	// Opening another window prunes the expired ones from the file.
-	if err := s.Open(Window{Cluster: "d", OpenedAt: winT0.Add(150 * time.Minute), Ends: winT0.Add(4 * time.Hour)}); err != nil {
+	// Ended windows stay remembered for EndedRetention; opening another
+	// window prunes the ones that ended longer ago from the file.
+	if ws, err := s.Recent(winT0.Add(3 * time.Hour)); err != nil || winClusters(ws) != "a,b,c" {
+		t.Errorf("Recent(t0+3h) = %v, %v; want all three, ended", ws, err)
+	}
+	if err := s.Open(Window{Cluster: "d", OpenedAt: winT0.Add(26 * time.Hour), Ends: winT0.Add(27 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	var f windowFile
@@ -262,16 +270,101 @@ func TestUnreadableWindowFileKeepsLastWindows(t *testing.T) {
 	if err := (WindowStore{Path: wf}).Open(Window{Cluster: "first", OpenedAt: now, Ends: now.Add(time.Hour), Reason: "update"}); err != nil {
 		t.Fatal(err)
 	}
-	if ws := e.openWindows(now); len(ws) != 1 {
+	if ws := e.recentWindows(now); len(ws) != 1 {
 		t.Fatalf("windows = %v, want the one opened", ws)
 	}
 	if err := os.WriteFile(wf, []byte("{not json"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if ws := e.openWindows(now); len(ws) != 1 || ws[0].Cluster != "first" {
+	if ws := e.recentWindows(now); len(ws) != 1 || ws[0].Cluster != "first" {
 		t.Errorf("after the file broke: %v, want the last window kept", ws)
 	}
-	if ws := e.openWindows(now.Add(2 * time.Hour)); len(ws) != 0 {
-		t.Errorf("a kept window must still end on time: %v", ws)
+	cl := e.state.Load().cfg.ClusterByName("first")
+	if st := windowState(cl, e.recentWindows(now.Add(2*time.Hour)), now.Add(2*time.Hour)); st.Open || !st.End.Equal(now.Add(time.Hour)) {
+		t.Errorf("a kept window must still end on time: %+v", st)
 	}
+	if ws := e.recentWindows(now.Add(26 * time.Hour)); len(ws) != 0 {
+		t.Errorf("a kept window must be forgotten %s after it ended: %v", EndedRetention, ws)
+	}
+}
+
+// Closing a window ends it now; it is remembered (not open) for
+// EndedRetention so that its end stays exported.
+func TestWindowCloseRemembersTheEnd(t *testing.T) {
+	s := winStore(t)
+	if err := s.Open(Window{Cluster: "mail-a", OpenedAt: winT0, Ends: winT0.Add(2 * time.Hour), Reason: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	closedAt := winT0.Add(30 * time.Minute)
+	if err := s.Close("mail-a", closedAt); err != nil {
+		t.Fatal(err)
+	}
+	if ws, _ := s.List(closedAt); len(ws) != 0 {
+		t.Errorf("closed window listed as open: %v", ws)
+	}
+	for _, tc := range []struct {
+		at   time.Duration
+		want int
+	}{{0, 1}, {EndedRetention - time.Second, 1}, {EndedRetention, 0}} {
+		ws, err := s.Recent(closedAt.Add(tc.at))
+		if err != nil || len(ws) != tc.want || (tc.want == 1 && !ws[0].Ends.Equal(closedAt)) {
+			t.Errorf("Recent(closed+%s) = %v, %v; want %d window ending at the close", tc.at, ws, err, tc.want)
+		}
+	}
+}
+
+func TestWindowStateOverTheWholeLife(t *testing.T) {
+	cl := &config.Cluster{Name: "c"}
+	end := winT0.Add(time.Hour)
+	recent := []Window{{Cluster: "c", OpenedAt: winT0, Ends: end}, {Cluster: "other", OpenedAt: winT0, Ends: winT0.Add(5 * time.Hour)}}
+	for _, tc := range []struct {
+		at   time.Time
+		want collector.WindowState
+	}{
+		{winT0, collector.WindowState{Open: true, End: end}},
+		{end, collector.WindowState{End: end}},
+		{end.Add(23 * time.Hour), collector.WindowState{End: end}},
+	} {
+		if got := windowState(cl, recent, tc.at); got != tc.want {
+			t.Errorf("at t0+%s: %+v, want %+v", tc.at.Sub(winT0), got, tc.want)
+		}
+	}
+	if got := windowState(cl, nil, winT0); got != (collector.WindowState{}) {
+		t.Errorf("no window: %+v", got)
+	}
+}
+
+// The exporter exports the end of a closed window, with open 0.
+func TestClosedWindowEndExported(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yml")
+	writeFile(t, cfg, reloadConfigA)
+	wf := filepath.Join(dir, "windows.json")
+	e, err := New(Options{ConfigFile: cfg, WindowFile: wf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	store := WindowStore{Path: wf}
+	if err := store.Open(Window{Cluster: "first", OpenedAt: now, Ends: now.Add(time.Hour), Reason: "update"}); err != nil {
+		t.Fatal(err)
+	}
+	body, _ := scrape(t, e.MetricsHandler(), "/metrics", "5")
+	if want := fmt.Sprintf("mailcluster_update_window_end_timestamp_seconds{cluster=%q} %s", "first", promFloat(now.Add(time.Hour).Unix())); !strings.Contains(body, want) ||
+		!strings.Contains(body, `mailcluster_update_window_open{cluster="first"} 1`) {
+		t.Errorf("open window: scrape lacks %s or open 1", want)
+	}
+	if err := store.Close("first", now); err != nil {
+		t.Fatal(err)
+	}
+	body, _ = scrape(t, e.MetricsHandler(), "/metrics", "5")
+	if want := fmt.Sprintf("mailcluster_update_window_end_timestamp_seconds{cluster=%q} %s", "first", promFloat(now.Unix())); !strings.Contains(body, want) ||
+		!strings.Contains(body, `mailcluster_update_window_open{cluster="first"} 0`) {
+		t.Errorf("closed window: scrape lacks %s or open 0:\n%s", want, body)
+	}
+}
+
+// promFloat formats a Unix time the way the text exposition format does.
+func promFloat(sec int64) string {
+	return strconv.FormatFloat(float64(sec), 'e', -1, 64)
 }

@@ -9,7 +9,8 @@
 #                 ss (iproute2), nft (nftables), pgrep-free process checks (procps), curl, jq, bc (lib.sh
 #                 elapsed), python3 (mailclient.py), timeout/setsid (coreutils, util-linux)
 #
-# * `apt-get update` only when a missing package has no install candidate (fresh machine, stale lists);
+# * `apt-get update` first when a missing package has no install candidate (fresh machine), and again, with
+#   one retry of the install, when a download fails (stale lists name files the archive no longer has: 404);
 # * preseeds Postfix "No configuration" (the testbed writes its own per-node config dirs);
 # * keeps Debian's maintainer scripts from starting daemons (a temporary policy-rc.d, only if none exists) and
 #   afterwards stops, by pid, any of these daemons that was not running before the install.
@@ -27,6 +28,9 @@ DAEMONS=(/usr/sbin/keepalived /usr/lib/postfix/sbin/master /usr/sbin/dovecot
 BINARIES=(promtool amtool crm_mon crm_simulate ip ss nft nsenter unshare flock mountpoint setsid timeout
           keepalived postfix postconf postqueue postsuper dovecot doveadm prometheus prometheus-alertmanager
           curl jq bc python3)
+
+# the policy file Debian's invoke-rc.d consults (a variable only so that the installer's test can redirect it)
+POLICY_RC_D=${POLICY_RC_D:-/usr/sbin/policy-rc.d}
 
 log() { printf '[install-deps] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -56,15 +60,25 @@ postfix postfix/mailname string mailcluster.invalid
 SEL
   before=$(daemon_pids "${DAEMONS[@]}")
   made_policy=0
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\n# temporary, written by mailcluster_exporter scripts/install-deps.sh\nexit 101\n' >/usr/sbin/policy-rc.d
-    chmod 755 /usr/sbin/policy-rc.d; made_policy=1
-    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  if [ ! -e "$POLICY_RC_D" ]; then
+    printf '#!/bin/sh\n# temporary, written by mailcluster_exporter scripts/install-deps.sh\nexit 101\n' >"$POLICY_RC_D"
+    chmod 755 "$POLICY_RC_D"; made_policy=1
+    trap 'rm -f "$POLICY_RC_D"' EXIT
   fi
+  install() {
+    apt-get install -y -qq --no-install-recommends \
+      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null
+  }
   rc=0
-  apt-get install -y -qq --no-install-recommends \
-    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null || rc=$?
-  [ $made_policy -eq 1 ] && { rm -f /usr/sbin/policy-rc.d; trap - EXIT; }
+  install || rc=$?
+  if [ $rc -ne 0 ]; then
+    # Stale package lists point at files the archive has replaced (404): refresh them and try once more.
+    log "apt-get install failed (rc=$rc); apt-get update and one retry"
+    rc=0
+    apt-get update -qq || log "apt-get update failed (rc=$?); retrying the install anyway"
+    install || rc=$?
+  fi
+  [ $made_policy -eq 1 ] && { rm -f "$POLICY_RC_D"; trap - EXIT; }
   [ $rc -eq 0 ] || die "apt-get install failed (rc=$rc)"
   # a daemon Debian started anyway (no init here, but be sure): stop it by pid
   for pid in $(daemon_pids "${DAEMONS[@]}"); do

@@ -12,6 +12,7 @@ LOGS=$ST/logs
 EXPORTER_BIN=${EXPORTER_BIN:-$REPO_DIR/mailcluster_exporter}
 WINDOWS_FILE=$ST/windows.json                   # ONE update-window file for every exporter (and the `window` CLI)
 RULES_DIR=${RULES_DIR:-$REPO_DIR/rules}
+PROMETHEUS_BIN=${PROMETHEUS_BIN:-/usr/bin/prometheus}   # Debian's (2.42); `make e2e-prom3` runs Prometheus 3
 
 # ------------------------------------------------------------------ addresses (two private /24s, both guarded)
 NET=10.213.47                                   # "public" LAN: client bridge, node addresses, VIP
@@ -587,7 +588,8 @@ prom_start() {
   running prometheus && return 0
   write_prometheus_config
   mkdir -p "$ST/client/prometheus-data"
-  start_bg prometheus client /usr/bin/prometheus --config.file="$ST/client/prometheus.yml" \
+  log "prometheus: $PROMETHEUS_BIN ($("$PROMETHEUS_BIN" --version 2>&1 | head -n 1))"
+  start_bg prometheus client "$PROMETHEUS_BIN" --config.file="$ST/client/prometheus.yml" \
     --storage.tsdb.path="$ST/client/prometheus-data" --storage.tsdb.retention.time=1d \
     --web.listen-address="$CLIENT_IP:$PROM_PORT" --web.enable-lifecycle
 }
