@@ -48,6 +48,8 @@ type Cluster struct {
 	Liveness        []*Service  `yaml:"liveness"`
 	Sources         []*Source   `yaml:"sources"`
 	UpdateWindows   []*Schedule `yaml:"update_windows"`
+	// RoundTrip is the optional end-to-end mail check (roundtrip.go).
+	RoundTrip *RoundTrip `yaml:"roundtrip"`
 }
 
 // Node is one member of a cluster.
@@ -83,6 +85,8 @@ type Service struct {
 	DNSQueryType     string `yaml:"dns_query_type"`
 	DNSTransport     string `yaml:"dns_transport"`
 	LDAPBaseDN       string `yaml:"ldap_base_dn"`
+	// Auth makes the check log in (auth.go); a failed login is down.
+	Auth *Auth `yaml:"auth"`
 
 	shorthand bool
 }

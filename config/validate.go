@@ -158,6 +158,9 @@ func (cl *Cluster) validate(v *validator, p string) {
 		}
 		w.validate(v, wp)
 	}
+	if cl.RoundTrip != nil {
+		cl.RoundTrip.validate(v, p+".roundtrip", cl)
+	}
 }
 
 func validHost(h string) bool {
@@ -209,6 +212,9 @@ func (s *Service) validate(v *validator, p string) {
 	}
 	if s.HTTPPath != "" && !strings.HasPrefix(s.HTTPPath, "/") {
 		v.errorf(p+".http_path", "must start with /, got %q", s.HTTPPath)
+	}
+	if s.Auth != nil {
+		s.Auth.validate(v, p+".auth", s.Protocol)
 	}
 }
 
