@@ -19,6 +19,7 @@ import (
 
 	"github.com/mailcluster/mailcluster_exporter/collector/facts"
 	"github.com/mailcluster/mailcluster_exporter/collector/prober"
+	"github.com/mailcluster/mailcluster_exporter/collector/roundtrip"
 	"github.com/mailcluster/mailcluster_exporter/config"
 )
 
@@ -44,6 +45,7 @@ type Cluster struct {
 	// version a service's greeting states stands in (agentless clusters).
 	// Mixing the two would make exporters disagree about one node.
 	greetingVersions bool
+	roundTrip        *roundtrip.Runner // nil unless configured
 }
 
 type sourceRunner struct {
@@ -119,6 +121,11 @@ func New(cfg *config.Cluster, global config.Global, opts Options) (*Cluster, err
 	if err := c.buildProbes(); err != nil {
 		return nil, fmt.Errorf("cluster %q: %w", cfg.Name, err)
 	}
+	rt, err := c.newRoundTrip()
+	if err != nil {
+		return nil, fmt.Errorf("cluster %q: roundtrip: %w", cfg.Name, err)
+	}
+	c.roundTrip = rt
 	return c, nil
 }
 
@@ -228,6 +235,8 @@ type Snapshot struct {
 	Roles    map[string]RoleHistory
 	Window   WindowState
 	Provides Provides
+	// RoundTrip is the last finished round trip (set by Cluster.RoundTrip).
+	RoundTrip *RoundTripState
 }
 
 // WindowState is the update window of a cluster at collection time.

@@ -59,6 +59,7 @@ func Describe(ch chan<- *prometheus.Desc) {
 		sourceDurDesc, serviceInfoDesc, slowDesc, vServiceUpDesc, vServiceDurDesc, vServiceCert, windowOpenDesc, windowEndDesc} {
 		ch <- d
 	}
+	describeRoundTrip(ch)
 }
 
 func boolValue(b bool) float64 {
@@ -175,6 +176,7 @@ func (s *Snapshot) Emit(ch chan<- prometheus.Metric) {
 	if s.Window.Open && !s.Window.End.IsZero() {
 		gauge(windowEndDesc, float64(s.Window.End.Unix()), cl.Name)
 	}
+	s.emitRoundTrip(ch)
 }
 
 // tlsLabel is the service_info tls label: none, starttls, implicit, or

@@ -7,141 +7,22 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"strconv"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
-	"github.com/emersion/go-smtp"
 	"github.com/prometheus/common/model"
 
 	"github.com/mailcluster/mailcluster_exporter/config"
+	"github.com/mailcluster/mailcluster_exporter/internal/testmail"
 )
 
 const (
 	probeUser = "probe@e2e.test"
 	probePass = "s3cret-probe-password"
 )
-
-// fakeCluster is two IMAP servers (node-a, node-b) behind one SMTP server
-// (the virtual address): a message submitted is stored on node-a at once
-// and on node-b after a delay, unless replication is blocked.
-type fakeCluster struct {
-	t          *testing.T
-	smtpAddr   string
-	users      map[string]*imapmemserver.User
-	addrs      map[string]string
-	block      atomic.Bool
-	delay      time.Duration
-	imapLogins atomic.Int32
-	wg         sync.WaitGroup
-}
-
-type literal struct {
-	*bytes.Reader
-}
-
-func (l literal) Size() int64 { return l.Reader.Size() }
-
-func (f *fakeCluster) store(node string, msg []byte) {
-	if _, err := f.users[node].Append("INBOX", literal{bytes.NewReader(msg)}, &imap.AppendOptions{}); err != nil {
-		f.t.Errorf("append on %s: %v", node, err)
-	}
-}
-
-func (f *fakeCluster) count(node string) int {
-	st, err := f.users[node].Status("INBOX", &imap.StatusOptions{NumMessages: true})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return int(*st.NumMessages)
-}
-
-func newFakeCluster(t *testing.T, delay time.Duration) *fakeCluster {
-	t.Helper()
-	f := &fakeCluster{t: t, users: map[string]*imapmemserver.User{}, addrs: map[string]string{}, delay: delay}
-	for _, n := range []string{"node-a", "node-b"} {
-		u := imapmemserver.NewUser(probeUser, probePass)
-		if err := u.Create("INBOX", nil); err != nil {
-			t.Fatal(err)
-		}
-		f.users[n] = u
-		mem := imapmemserver.New()
-		mem.AddUser(u)
-		srv := imapserver.New(&imapserver.Options{
-			NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-				return &countingSession{Session: mem.NewSession(), logins: &f.imapLogins}, nil, nil
-			},
-			Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapUIDPlus: {}},
-			InsecureAuth: true,
-			Logger:       discardLogger{},
-		})
-		ln := listen(t)
-		go func() { _ = srv.Serve(ln) }()
-		t.Cleanup(func() { srv.Close() })
-		f.addrs[n] = ln.Addr().String()
-	}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &smtpSession{f: f}, nil }))
-	srv.Domain = "virtual.e2e.test"
-	srv.ErrorLog = discardLogger{}
-	ln := listen(t)
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { srv.Close(); f.wg.Wait() })
-	f.smtpAddr = ln.Addr().String()
-	return f
-}
-
-func listen(t *testing.T) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ln
-}
-
-type discardLogger struct{}
-
-func (discardLogger) Printf(string, ...any) {}
-func (discardLogger) Println(...any)        {}
-
-type countingSession struct {
-	imapserver.Session
-	logins *atomic.Int32
-}
-
-func (s *countingSession) Login(u, p string) error {
-	s.logins.Add(1)
-	return s.Session.Login(u, p)
-}
-
-type smtpSession struct{ f *fakeCluster }
-
-func (s *smtpSession) Reset()                                    {}
-func (s *smtpSession) Logout() error                             { return nil }
-func (s *smtpSession) Mail(string, *smtp.MailOptions) error      { return nil }
-func (s *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error { return nil }
-func (s *smtpSession) Data(r io.Reader) error {
-	msg, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.f.store("node-a", msg)
-	if !s.f.block.Load() {
-		s.f.wg.Add(1)
-		go func() {
-			defer s.f.wg.Done()
-			time.Sleep(s.f.delay)
-			s.f.store("node-b", msg)
-		}()
-	}
-	return nil
-}
 
 func writeFile(t *testing.T, name, content string) string {
 	t.Helper()
@@ -152,7 +33,7 @@ func writeFile(t *testing.T, name, content string) string {
 	return p
 }
 
-func (f *fakeCluster) settings(t *testing.T, logs io.Writer, allowPlain bool) Settings {
+func settings(t *testing.T, f *testmail.MailCluster, logs io.Writer, allowPlain bool) Settings {
 	auth := &config.Auth{UsernameFile: writeFile(t, "user", probeUser+"\n"), PasswordFile: writeFile(t, "pass", probePass+"\n"),
 		Mechanism: "login", AllowPlaintextAuth: allowPlain}
 	s := Settings{
@@ -160,12 +41,12 @@ func (f *fakeCluster) settings(t *testing.T, logs io.Writer, allowPlain bool) Se
 		Config: &config.RoundTrip{EveryScrapes: 1, Timeout: model.Duration(3 * time.Second),
 			PollInterval: model.Duration(50 * time.Millisecond), CleanupAfter: model.Duration(time.Hour),
 			From: probeUser, To: probeUser},
-		Submission: Endpoint{Address: f.smtpAddr, TLS: "none"},
+		Submission: Endpoint{Address: f.SMTPAddr, TLS: "none"},
 		HeloName:   "exporter.e2e.test",
 		Logger:     slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	for _, n := range []string{"node-a", "node-b"} {
-		s.Nodes = append(s.Nodes, Node{Name: n, IMAP: Endpoint{Address: f.addrs[n], TLS: "none", Auth: auth, Mailbox: "INBOX"}})
+		s.Nodes = append(s.Nodes, Node{Name: n, IMAP: Endpoint{Address: f.IMAPAddr[n], TLS: "none", Auth: auth, Mailbox: "INBOX"}})
 	}
 	return s
 }
@@ -183,9 +64,9 @@ func runRound(t *testing.T, r *Runner) *Result {
 }
 
 func TestRoundReachesEveryNode(t *testing.T) {
-	f := newFakeCluster(t, 200*time.Millisecond)
+	f := testmail.NewMailCluster(t, probeUser, probePass, 200*time.Millisecond)
 	var logs bytes.Buffer
-	r := New(f.settings(t, &logs, true))
+	r := New(settings(t, f, &logs, true))
 	defer r.Close()
 	res := runRound(t, r)
 	if !res.Delivered || res.Delivery <= 0 || res.Delivery > 2*time.Second {
@@ -201,7 +82,7 @@ func TestRoundReachesEveryNode(t *testing.T) {
 	if !b.LastSuccess.Equal(res.Submitted) {
 		t.Errorf("last success = %v, want the round's submission %v", b.LastSuccess, res.Submitted)
 	}
-	if n := f.count("node-a") + f.count("node-b"); n != 0 {
+	if n := f.Count("node-a") + f.Count("node-b"); n != 0 {
 		t.Errorf("%d probe messages left after the round, want 0 (the round deletes its own)", n)
 	}
 	if strings.Contains(logs.String(), probePass) {
@@ -210,10 +91,10 @@ func TestRoundReachesEveryNode(t *testing.T) {
 }
 
 func TestBlockedReplicationFailsTheNodeAndTheLagGrows(t *testing.T) {
-	f := newFakeCluster(t, 0)
-	f.block.Store(true)
+	f := testmail.NewMailCluster(t, probeUser, probePass, 0)
+	f.Block.Store(true)
 	var logs bytes.Buffer
-	s := f.settings(t, &logs, true)
+	s := settings(t, f, &logs, true)
 	s.Config.Timeout = model.Duration(500 * time.Millisecond)
 	r := New(s)
 	defer r.Close()
@@ -229,20 +110,20 @@ func TestBlockedReplicationFailsTheNodeAndTheLagGrows(t *testing.T) {
 	if lag1 < 500*time.Millisecond || lag2 <= lag1 || lag2 < second.Finished.Sub(first.Submitted) {
 		t.Errorf("node-b replication %v then %v: want at least the timeout, growing from the first missed round", lag1, lag2)
 	}
-	f.block.Store(false)
+	f.Block.Store(false)
 	third := runRound(t, r)
 	if !third.Nodes["node-b"].Seen || third.Nodes["node-b"].Replication > time.Second {
 		t.Errorf("after unblocking node-b: %+v, want seen within a second", third.Nodes["node-b"])
 	}
-	if n := f.count("node-a"); n != 0 {
+	if n := f.Count("node-a"); n != 0 {
 		t.Errorf("%d messages left on node-a, want 0: every round deletes its own, the missed ones too", n)
 	}
 }
 
 func TestNoLoginWithoutTLS(t *testing.T) {
-	f := newFakeCluster(t, 0)
+	f := testmail.NewMailCluster(t, probeUser, probePass, 0)
 	var logs bytes.Buffer
-	s := f.settings(t, &logs, false)
+	s := settings(t, f, &logs, false)
 	s.Config.Timeout = model.Duration(300 * time.Millisecond)
 	r := New(s)
 	defer r.Close()
@@ -250,7 +131,7 @@ func TestNoLoginWithoutTLS(t *testing.T) {
 	if res.Nodes["node-a"].Seen || res.Nodes["node-b"].Seen {
 		t.Errorf("a node was read without a login: %+v", res.Nodes)
 	}
-	if n := f.imapLogins.Load(); n != 0 {
+	if n := f.IMAPLogins.Load(); n != 0 {
 		t.Errorf("%d IMAP logins sent over plain text, want none without allow_plaintext_auth", n)
 	}
 	if !strings.Contains(logs.String(), "without TLS") {
@@ -262,9 +143,9 @@ func TestNoLoginWithoutTLS(t *testing.T) {
 }
 
 func TestWrongPasswordIsNotLogged(t *testing.T) {
-	f := newFakeCluster(t, 0)
+	f := testmail.NewMailCluster(t, probeUser, probePass, 0)
 	var logs bytes.Buffer
-	s := f.settings(t, &logs, true)
+	s := settings(t, f, &logs, true)
 	s.Config.Timeout = model.Duration(300 * time.Millisecond)
 	const wrong = "wrong-password-value"
 	for i := range s.Nodes {
@@ -287,31 +168,31 @@ func TestWrongPasswordIsNotLogged(t *testing.T) {
 }
 
 func TestCleanupKeepsOtherExportersRecentMessages(t *testing.T) {
-	f := newFakeCluster(t, 0)
+	f := testmail.NewMailCluster(t, probeUser, probePass, 0)
 	var logs bytes.Buffer
-	r := New(f.settings(t, &logs, true))
+	r := New(settings(t, f, &logs, true))
 	defer r.Close()
 	now := time.Now()
 	old := message("otherexp."+itoa(now.Add(-2*time.Hour).UnixNano())+".aa", probeUser, probeUser, "x", now)
 	recent := message("otherexp."+itoa(now.UnixNano())+".bb", probeUser, probeUser, "x", now)
 	unrelated := []byte("From: a@b\r\nSubject: hello\r\n\r\nnot a probe\r\n")
 	for _, n := range []string{"node-a", "node-b"} {
-		f.store(n, old)
-		f.store(n, recent)
-		f.store(n, unrelated)
+		f.Store(n, old)
+		f.Store(n, recent)
+		f.Store(n, unrelated)
 	}
 	runRound(t, r)
 	for _, n := range []string{"node-a", "node-b"} {
-		if c := f.count(n); c != 2 {
+		if c := f.Count(n); c != 2 {
 			t.Errorf("%s: %d messages left, want 2 (another exporter's recent probe, a non-probe message)", n, c)
 		}
 	}
 }
 
 func TestTickStartsAtMostOneRoundPerInterval(t *testing.T) {
-	f := newFakeCluster(t, 0)
+	f := testmail.NewMailCluster(t, probeUser, probePass, 0)
 	var logs bytes.Buffer
-	s := f.settings(t, &logs, true)
+	s := settings(t, f, &logs, true)
 	clock := time.Now()
 	var mu sync.Mutex
 	s.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
@@ -342,9 +223,9 @@ func TestTickStartsAtMostOneRoundPerInterval(t *testing.T) {
 }
 
 func TestEveryScrapes(t *testing.T) {
-	f := newFakeCluster(t, 0)
+	f := testmail.NewMailCluster(t, probeUser, probePass, 0)
 	var logs bytes.Buffer
-	s := f.settings(t, &logs, true)
+	s := settings(t, f, &logs, true)
 	s.Config.Interval, s.Config.EveryScrapes = 0, 3
 	r := New(s)
 	defer r.Close()
@@ -359,11 +240,11 @@ func TestEveryScrapes(t *testing.T) {
 }
 
 func TestSubmissionRefusedIsNoDelivery(t *testing.T) {
-	f := newFakeCluster(t, 0)
+	f := testmail.NewMailCluster(t, probeUser, probePass, 0)
 	var logs bytes.Buffer
-	s := f.settings(t, &logs, true)
+	s := settings(t, f, &logs, true)
 	s.Config.Timeout = model.Duration(500 * time.Millisecond)
-	ln := listen(t)
+	ln := listenLoopback(t)
 	s.Submission.Address = ln.Addr().String()
 	ln.Close() // nothing listens there any more
 	r := New(s)
@@ -391,3 +272,12 @@ func TestParseToken(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func listenLoopback(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
