@@ -18,6 +18,7 @@ type RoundTripState struct {
 	Age           time.Duration // since the last round finished
 	Service       string        // the submission service
 	SlowThreshold time.Duration
+	MaxLag        time.Duration
 }
 
 var (
@@ -27,12 +28,13 @@ var (
 	rtLastSuccessDesc = desc("roundtrip_last_success_timestamp_seconds", "Submission time of the last round trip whose message reached the node.", "cluster", "node")
 	rtAgeDesc         = desc("roundtrip_age_seconds", "Time since the last round trip finished.", "cluster")
 	rtSlowDesc        = desc("roundtrip_slow_threshold_seconds", "Delivery time above which the submission service counts as slow through the virtual address (roundtrip.slow_threshold); present whenever a round trip is configured.", "cluster", "service")
+	rtMaxLagDesc      = desc("roundtrip_max_lag_seconds", "Replication time above which a node the round trip did not reach counts as out of sync (roundtrip.max_lag); present whenever a round trip is configured.", "cluster")
 	rtRoundsDesc      = desc("roundtrip_rounds_total", "Round trips started by this exporter.", "cluster")
 	rtSkipsDesc       = desc("roundtrip_skipped_total", "Round trips due but not started because the gated mail services were stopped in an update window.", "cluster")
 )
 
 func describeRoundTrip(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{rtDeliveryDesc, rtReplicationDesc, rtSuccessDesc, rtLastSuccessDesc, rtAgeDesc, rtSlowDesc, rtRoundsDesc, rtSkipsDesc} {
+	for _, d := range []*prometheus.Desc{rtDeliveryDesc, rtReplicationDesc, rtSuccessDesc, rtLastSuccessDesc, rtAgeDesc, rtSlowDesc, rtMaxLagDesc, rtRoundsDesc, rtSkipsDesc} {
 		ch <- d
 	}
 }
@@ -86,7 +88,8 @@ func (c *Cluster) RoundTrip(snap *Snapshot) {
 		}
 	}
 	c.roundTrip.Tick(snap.Window.Open && down)
-	st := RoundTripState{Status: c.roundTrip.Status(), Service: svc, SlowThreshold: time.Duration(c.cfg.RoundTrip.SlowThreshold)}
+	st := RoundTripState{Status: c.roundTrip.Status(), Service: svc, SlowThreshold: time.Duration(c.cfg.RoundTrip.SlowThreshold),
+		MaxLag: time.Duration(c.cfg.RoundTrip.MaxLag)}
 	if st.Status.Last != nil {
 		st.Age = c.opts.Now().Sub(st.Status.Last.Finished)
 	}
@@ -108,6 +111,7 @@ func (s *Snapshot) emitRoundTrip(ch chan<- prometheus.Metric) {
 	cl := s.Cluster.Name
 	gauge := func(d *prometheus.Desc, v float64, l ...string) { constMetric(ch, d, prometheus.GaugeValue, v, l...) }
 	gauge(rtSlowDesc, rt.SlowThreshold.Seconds(), cl, rt.Service)
+	gauge(rtMaxLagDesc, rt.MaxLag.Seconds(), cl)
 	constMetric(ch, rtRoundsDesc, prometheus.CounterValue, float64(rt.Status.Rounds), cl)
 	constMetric(ch, rtSkipsDesc, prometheus.CounterValue, float64(rt.Status.Skips), cl)
 	last := rt.Status.Last

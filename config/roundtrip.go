@@ -13,6 +13,7 @@ const (
 	DefaultRoundTripInterval      = 5 * time.Minute
 	DefaultRoundTripTimeout       = 2 * time.Minute
 	DefaultRoundTripSlowThreshold = 30 * time.Second
+	DefaultRoundTripMaxLag        = 5 * time.Minute
 	DefaultRoundTripPollInterval  = time.Second
 	DefaultRoundTripCleanupAfter  = time.Hour
 	DefaultRoundTripMailbox       = "INBOX"
@@ -31,6 +32,10 @@ type RoundTrip struct {
 	// SlowThreshold: a delivery slower than this makes the submission
 	// service yellow through the virtual address.
 	SlowThreshold model.Duration `yaml:"slow_threshold"`
+	// MaxLag: a node whose oldest unseen probe message has been on its way
+	// longer than this, while the round reached another node, is
+	// out_of_sync evidence (unless the sync source says syncing).
+	MaxLag model.Duration `yaml:"max_lag"`
 	// PollInterval is the pause between two looks into a node's mailbox.
 	PollInterval model.Duration `yaml:"poll_interval"`
 	// CleanupAfter: probe messages older than this are deleted whoever
@@ -95,6 +100,9 @@ func (r *RoundTrip) applyDefaults(cl *Cluster) {
 	if r.SlowThreshold == 0 {
 		r.SlowThreshold = model.Duration(DefaultRoundTripSlowThreshold)
 	}
+	if r.MaxLag == 0 {
+		r.MaxLag = model.Duration(DefaultRoundTripMaxLag)
+	}
 	if r.PollInterval == 0 {
 		r.PollInterval = model.Duration(DefaultRoundTripPollInterval)
 	}
@@ -143,6 +151,9 @@ func (r *RoundTrip) validate(v *validator, p string, cl *Cluster) {
 	}
 	if r.SlowThreshold >= r.Timeout {
 		v.errorf(p+".slow_threshold", "must be shorter than the timeout (%s), got %s", r.Timeout, r.SlowThreshold)
+	}
+	if r.MaxLag < 0 {
+		v.errorf(p+".max_lag", "must be positive, got %s", r.MaxLag)
 	}
 	if r.PollInterval < model.Duration(100*time.Millisecond) {
 		v.errorf(p+".poll_interval", "must be at least 100ms, got %s", r.PollInterval)

@@ -49,7 +49,7 @@ clusters:
 		Sources:  []collector.SourceStatus{{Name: "command", Node: "a", Up: true, Duration: time.Millisecond}},
 		Roles:    map[string]collector.RoleHistory{"a": {Role: facts.RoleActive, Changes: 1, LastChange: 1.7e9}},
 		Window:   collector.WindowState{Open: true, End: time.Unix(2e9, 0)},
-		RoundTrip: &collector.RoundTripState{Service: "smtps", SlowThreshold: time.Minute, Age: time.Second,
+		RoundTrip: &collector.RoundTripState{Service: "smtps", SlowThreshold: time.Minute, MaxLag: time.Minute, Age: time.Second,
 			Status: roundtrip.Status{Rounds: 1, Last: &roundtrip.Result{Delivered: true, Delivery: time.Second,
 				Nodes: map[string]roundtrip.NodeResult{"a": {Seen: true, Replication: time.Second, LastSuccess: time.Unix(1.7e9, 0)}}}}},
 	}
