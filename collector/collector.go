@@ -177,22 +177,22 @@ func (c *Cluster) buildProbes() error {
 	return nil
 }
 
+// target is the prober's view of service s on host. Certificates are
+// checked against the configured tls_server_name, never against host: nodes
+// are usually configured by address while their certificate names the
+// service (mail.example.com).
 func (c *Cluster) target(host string, s *config.Service) (prober.Target, error) {
 	t := prober.Target{
 		Address:       net.JoinHostPort(host, strconv.Itoa(s.Port)),
 		TLS:           prober.TLSMode(s.TLSMode()),
 		Opportunistic: s.Opportunistic(),
-		ServerName:    s.ServerName,
+		ServerName:    c.cfg.TLSServerNameFor(s),
 		HeloName:      c.global.HeloName,
 		HTTPPath:      s.HTTPPath, HTTPExpectStatus: s.HTTPExpectStatus, HTTPHost: s.HTTPHost,
 		DNSQueryName: s.DNSQueryName, DNSQueryType: s.DNSQueryType, DNSTransport: s.DNSTransport,
 		LDAPBaseDN: s.LDAPBaseDN,
 	}
-	serverName := s.ServerName
-	if serverName == "" {
-		serverName = host
-	}
-	tc := &tls.Config{ServerName: serverName, InsecureSkipVerify: s.InsecureSkipVerify, MinVersion: tls.VersionTLS12} //nolint:gosec // operator's choice, documented
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if s.CAFile != "" {
 		pem, err := os.ReadFile(s.CAFile)
 		if err != nil {

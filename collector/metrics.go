@@ -31,7 +31,10 @@ var (
 	syncPendingDesc    = desc("sync_pending", "Data still to replicate.", "cluster", "node", "unit")
 	serviceUpDesc      = desc("service_up", "1 if the protocol check on the node's own address succeeded.", "cluster", "node", "service")
 	serviceDurDesc     = desc("service_probe_duration_seconds", "Duration of the protocol check on the node's own address.", "cluster", "node", "service")
-	serviceCertDesc    = desc("service_tls_cert_expiry_timestamp_seconds", "NotAfter of the certificate the service presented.", "cluster", "node", "service")
+	serviceCertDesc    = desc("service_tls_cert_expiry_timestamp_seconds", "NotAfter of the leaf certificate the service presented.", "cluster", "node", "service")
+	serviceChainDesc   = desc("service_tls_chain_expiry_timestamp_seconds", "Earliest NotAfter in the certificate chain of the service (verified chain with its root, else the certificates presented).", "cluster", "node", "service")
+	serviceVerifDesc   = desc("service_tls_verified", "1 if the service's certificate chains to a trusted root and names tls_server_name, 0 if not; never affects service_up.", "cluster", "node", "service")
+	serviceFailDesc    = desc("service_probe_failure", "1 with the reason the protocol check on the node's own address failed; present only while service_up is 0.", "cluster", "node", "service", "reason")
 	softwareDesc       = desc("software_info", "Software version the node reports (always 1).", "cluster", "node", "version")
 	restartDesc        = desc("restart_required", "1 if the node asks for a service restart.", cn...)
 	queueMsgsDesc      = desc("queue_messages", "Messages in the queue.", "cluster", "node", "queue")
@@ -46,7 +49,10 @@ var (
 	slowDesc        = desc("service_slow_threshold_seconds", "Probe duration above which the service counts as slow (slow_threshold).", "cluster", "service")
 	vServiceUpDesc  = desc("virtual_service_up", "1 if the service answers through the virtual address.", "cluster", "service")
 	vServiceDurDesc = desc("virtual_service_probe_duration_seconds", "Duration of the check through the virtual address.", "cluster", "service")
-	vServiceCert    = desc("virtual_service_tls_cert_expiry_timestamp_seconds", "NotAfter of the certificate presented through the virtual address.", "cluster", "service")
+	vServiceCert    = desc("virtual_service_tls_cert_expiry_timestamp_seconds", "NotAfter of the leaf certificate presented through the virtual address.", "cluster", "service")
+	vServiceChain   = desc("virtual_service_tls_chain_expiry_timestamp_seconds", "Earliest NotAfter in the certificate chain presented through the virtual address (verified chain with its root, else the certificates presented).", "cluster", "service")
+	vServiceVerif   = desc("virtual_service_tls_verified", "1 if the certificate presented through the virtual address chains to a trusted root and names tls_server_name, 0 if not.", "cluster", "service")
+	vServiceFail    = desc("virtual_service_probe_failure", "1 with the reason the check through the virtual address failed; present only while virtual_service_up is 0.", "cluster", "service", "reason")
 	windowOpenDesc  = desc("update_window_open", "1 while an update window is open for the cluster.", "cluster")
 	windowEndDesc   = desc("update_window_end_timestamp_seconds", "When the open update window ends.", "cluster")
 )
@@ -56,7 +62,8 @@ func Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{nodeInfoDesc, nodeRoleDesc, redundancyDesc, peerUpDesc, syncStateDesc,
 		syncProgressDesc, syncLagDesc, syncPendingDesc, serviceUpDesc, serviceDurDesc, serviceCertDesc, softwareDesc,
 		restartDesc, queueMsgsDesc, queueBytesDesc, queueAgeDesc, roleChangesDesc, lastRoleChangeDesc, sourceUpDesc,
-		sourceDurDesc, serviceInfoDesc, slowDesc, vServiceUpDesc, vServiceDurDesc, vServiceCert, windowOpenDesc, windowEndDesc} {
+		sourceDurDesc, serviceInfoDesc, slowDesc, vServiceUpDesc, vServiceDurDesc, vServiceCert, windowOpenDesc, windowEndDesc,
+		serviceChainDesc, serviceVerifDesc, serviceFailDesc, vServiceChain, vServiceVerif, vServiceFail} {
 		ch <- d
 	}
 	describeRoundTrip(ch)
@@ -149,8 +156,13 @@ func (s *Snapshot) Emit(ch chan<- prometheus.Metric) {
 			}
 			gauge(serviceUpDesc, boolValue(o.Result.Up), cl.Name, node, o.Service.Name)
 			gauge(serviceDurDesc, o.Result.Duration.Seconds(), cl.Name, node, o.Service.Name)
-			if !o.Result.CertNotAfter.IsZero() {
-				gauge(serviceCertDesc, float64(o.Result.CertNotAfter.Unix()), cl.Name, node, o.Service.Name)
+			if o.Result.Reason != "" {
+				gauge(serviceFailDesc, 1, cl.Name, node, o.Service.Name, string(o.Result.Reason))
+			}
+			if t := o.Result.TLS; t != nil {
+				gauge(serviceVerifDesc, boolValue(t.Verified), cl.Name, node, o.Service.Name)
+				gauge(serviceCertDesc, float64(t.LeafNotAfter.Unix()), cl.Name, node, o.Service.Name)
+				gauge(serviceChainDesc, float64(t.ChainNotAfter.Unix()), cl.Name, node, o.Service.Name)
 			}
 		}
 	}
@@ -168,8 +180,13 @@ func (s *Snapshot) Emit(ch chan<- prometheus.Metric) {
 		}
 		gauge(vServiceUpDesc, boolValue(o.Result.Up), cl.Name, o.Service.Name)
 		gauge(vServiceDurDesc, o.Result.Duration.Seconds(), cl.Name, o.Service.Name)
-		if !o.Result.CertNotAfter.IsZero() {
-			gauge(vServiceCert, float64(o.Result.CertNotAfter.Unix()), cl.Name, o.Service.Name)
+		if o.Result.Reason != "" {
+			gauge(vServiceFail, 1, cl.Name, o.Service.Name, string(o.Result.Reason))
+		}
+		if t := o.Result.TLS; t != nil {
+			gauge(vServiceVerif, boolValue(t.Verified), cl.Name, o.Service.Name)
+			gauge(vServiceCert, float64(t.LeafNotAfter.Unix()), cl.Name, o.Service.Name)
+			gauge(vServiceChain, float64(t.ChainNotAfter.Unix()), cl.Name, o.Service.Name)
 		}
 	}
 	gauge(windowOpenDesc, boolValue(s.Window.Open), cl.Name)

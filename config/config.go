@@ -39,15 +39,20 @@ type Global struct {
 
 // Cluster is one HA mail cluster.
 type Cluster struct {
-	Name            string      `yaml:"name"`
-	Kind            string      `yaml:"kind"`
-	VirtualAddress  string      `yaml:"virtual_address"`
-	PreferredActive string      `yaml:"preferred_active"`
-	Nodes           []*Node     `yaml:"nodes"`
-	Services        []*Service  `yaml:"services"`
-	Liveness        []*Service  `yaml:"liveness"`
-	Sources         []*Source   `yaml:"sources"`
-	UpdateWindows   []*Schedule `yaml:"update_windows"`
+	Name            string `yaml:"name"`
+	Kind            string `yaml:"kind"`
+	VirtualAddress  string `yaml:"virtual_address"`
+	PreferredActive string `yaml:"preferred_active"`
+	// TLSServerName is the name mail clients use for this cluster
+	// (mail.example.com): certificates of every service, on the nodes and
+	// the virtual address, are checked against it. A service may override
+	// it.
+	TLSServerName string      `yaml:"tls_server_name"`
+	Nodes         []*Node     `yaml:"nodes"`
+	Services      []*Service  `yaml:"services"`
+	Liveness      []*Service  `yaml:"liveness"`
+	Sources       []*Source   `yaml:"sources"`
+	UpdateWindows []*Schedule `yaml:"update_windows"`
 	// RoundTrip is the optional end-to-end mail check (roundtrip.go).
 	RoundTrip *RoundTrip `yaml:"roundtrip"`
 }
@@ -71,12 +76,14 @@ type Service struct {
 	Port          int            `yaml:"port"`
 	TLS           string         `yaml:"tls"`
 	Timeout       model.Duration `yaml:"timeout"`
-	ServerName    string         `yaml:"server_name"`
 	SlowThreshold model.Duration `yaml:"slow_threshold"`
 	Gated         *bool          `yaml:"gated"`
-	// InsecureSkipVerify accepts any certificate (expiry is still reported).
-	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
-	CAFile             string `yaml:"ca_file"`
+	// TLSServerName overrides the cluster's tls_server_name for this
+	// service (webmail.example.com on the https service...).
+	TLSServerName string `yaml:"tls_server_name"`
+	// CAFile holds the PEM roots certificates are verified against
+	// instead of the system roots.
+	CAFile string `yaml:"ca_file"`
 
 	HTTPPath         string `yaml:"http_path"`
 	HTTPExpectStatus []int  `yaml:"http_expect_status"`
@@ -89,6 +96,16 @@ type Service struct {
 	Auth *Auth `yaml:"auth"`
 
 	shorthand bool
+}
+
+// TLSServerNameFor is the name s's certificates are verified against: the
+// service's own tls_server_name, else the cluster's, else "" (nothing to
+// verify against: the certificate is reported unverified).
+func (c *Cluster) TLSServerNameFor(s *Service) string {
+	if s.TLSServerName != "" {
+		return s.TLSServerName
+	}
+	return c.TLSServerName
 }
 
 // IsGated reports whether the service is stopped during software updates.

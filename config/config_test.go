@@ -60,6 +60,35 @@ clustrs: []
 			want: `test.yml:3: clustrs: unknown field "clustrs" (allowed: clusters, global)`,
 		},
 		{
+			name: "tls_server_name is an address",
+			yaml: `
+clusters:
+  - name: c1
+    kind: active_standby
+    tls_server_name: 192.0.2.10
+    nodes:
+      - {name: a, address: 192.0.2.11}
+      - {name: b, address: 192.0.2.12}
+    services: [smtp]
+`,
+			want: `test.yml:4: clusters[0].tls_server_name: must be the host name clients use (e.g. mail.example.com), not an address: "192.0.2.10"`,
+		},
+		{
+			name: "service tls_server_name not a host name",
+			yaml: `
+clusters:
+  - name: c1
+    kind: active_standby
+    nodes:
+      - {name: a, address: 192.0.2.11}
+      - {name: b, address: 192.0.2.12}
+    services:
+      - name: imaps
+        tls_server_name: "mail example com"
+`,
+			want: `test.yml:9: clusters[0].services[0].tls_server_name: not a host name: "mail example com"`,
+		},
+		{
 			name: "unknown global key",
 			yaml: `
 global:
@@ -1487,5 +1516,31 @@ clusters:
 	lines := errorLines(t, err)
 	if len(lines) == 0 || !strings.HasPrefix(lines[0], `test.yml:5: clusters[0].nodes[0].adress: unknown field "adress"`) {
 		t.Errorf("got %q", lines)
+	}
+}
+
+func TestTLSServerNameOverride(t *testing.T) {
+	cfg, err := Load(y(`
+clusters:
+  - name: c1
+    kind: active_standby
+    tls_server_name: mail.example.com
+    nodes:
+      - {name: a, address: 192.0.2.11}
+      - {name: b, address: 192.0.2.12}
+    services:
+      - smtp
+      - name: https
+        tls_server_name: webmail.example.com
+`), "test.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := cfg.Clusters[0]
+	if got := cl.TLSServerNameFor(cl.Services[0]); got != "mail.example.com" {
+		t.Errorf("smtp: %q, want the cluster's name", got)
+	}
+	if got := cl.TLSServerNameFor(cl.Services[1]); got != "webmail.example.com" {
+		t.Errorf("https: %q, want the service's own name", got)
 	}
 }

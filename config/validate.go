@@ -72,6 +72,7 @@ func (cl *Cluster) validate(v *validator, p string) {
 	if len(cl.Nodes) < minNodes || len(cl.Nodes) > maxNodes {
 		v.errorf(p+".nodes", "a %s cluster has %d to %d nodes, got %d", cl.Kind, minNodes, maxNodes, len(cl.Nodes))
 	}
+	validTLSServerName(v, p+".tls_server_name", cl.TLSServerName)
 	if cl.VirtualAddress != "" && !validHost(cl.VirtualAddress) {
 		v.errorf(p+".virtual_address", "must be an IP address or host name without port, got %q", cl.VirtualAddress)
 	}
@@ -215,6 +216,20 @@ func (s *Service) validate(v *validator, p string) {
 	}
 	if s.Auth != nil {
 		s.Auth.validate(v, p+".auth", s.Protocol)
+	}
+	validTLSServerName(v, p+".tls_server_name", s.TLSServerName)
+}
+
+// validTLSServerName: a DNS name as clients write it. An IP address is
+// refused: certificates are checked against the name clients use, never
+// against an address (DESIGN §2.12).
+func validTLSServerName(v *validator, path, name string) {
+	switch {
+	case name == "":
+	case net.ParseIP(name) != nil:
+		v.errorf(path, "must be the host name clients use (e.g. mail.example.com), not an address: %q", name)
+	case !hostNameRe.MatchString(name):
+		v.errorf(path, "not a host name: %q", name)
 	}
 }
 

@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -33,7 +34,9 @@ clusters:
 	}
 	cl := cfg.Clusters[0]
 	svc := cl.Services[0]
-	res := prober.Result{Up: true, Duration: time.Millisecond, CertNotAfter: time.Unix(2e9, 0)}
+	tlsState := &prober.TLSState{Verified: true, LeafNotAfter: time.Unix(2e9, 0), ChainNotAfter: time.Unix(1.9e9, 0)}
+	res := prober.Result{Up: true, Duration: time.Millisecond, TLS: tlsState}
+	down := prober.Result{Duration: time.Millisecond, TLS: tlsState, Reason: prober.ReasonTimeout, Err: context.DeadlineExceeded}
 	set := facts.Set{}
 	n := set.Node("a")
 	n.Role, n.RedundancyEnabled, n.PeerUp = facts.RoleActive, facts.Bool(true), map[string]bool{"b": true}
@@ -44,8 +47,8 @@ clusters:
 	return &collector.Snapshot{
 		Cluster:  cl,
 		Facts:    set,
-		Services: map[string][]collector.ProbeOutcome{"a": {{Service: svc, Result: res}}},
-		Virtual:  []collector.ProbeOutcome{{Service: svc, Result: res}},
+		Services: map[string][]collector.ProbeOutcome{"a": {{Service: svc, Result: res}}, "b": {{Service: svc, Result: down}}},
+		Virtual:  []collector.ProbeOutcome{{Service: svc, Result: down}},
 		Sources:  []collector.SourceStatus{{Name: "command", Node: "a", Up: true, Duration: time.Millisecond}},
 		Roles:    map[string]collector.RoleHistory{"a": {Role: facts.RoleActive, Changes: 1, LastChange: 1.7e9}},
 		Window:   collector.WindowState{Open: true, End: time.Unix(2e9, 0)},

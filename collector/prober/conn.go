@@ -3,7 +3,6 @@ package prober
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -47,7 +46,7 @@ func dial(ctx context.Context, network, address string) (net.Conn, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, network, address)
 	if err != nil {
-		return nil, fmt.Errorf("dial: %w", err)
+		return nil, fail(dialReason(err), fmt.Errorf("dial: %w", err))
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		if err := c.SetDeadline(dl); err != nil {
@@ -71,54 +70,6 @@ func tlsMode(t Target) (TLSMode, error) {
 		return t.TLS, nil
 	}
 	return "", fmt.Errorf("unknown TLS mode %q", t.TLS)
-}
-
-// tlsConfig returns the config for a handshake with t: a clone of
-// t.TLSConfig with ServerName defaulted from t.ServerName, then fallback, then
-// the host part of t.Address.
-func tlsConfig(t Target, fallback string) *tls.Config {
-	var cfg *tls.Config
-	if t.TLSConfig != nil {
-		cfg = t.TLSConfig.Clone()
-	} else {
-		cfg = &tls.Config{}
-	}
-	if cfg.ServerName == "" {
-		cfg.ServerName = t.ServerName
-	}
-	if cfg.ServerName == "" {
-		cfg.ServerName = fallback
-	}
-	if cfg.ServerName == "" {
-		if host, _, err := net.SplitHostPort(t.Address); err == nil {
-			cfg.ServerName = host
-		}
-	}
-	return cfg
-}
-
-// handshake runs a TLS client handshake over c under ctx and records the
-// leaf certificate's NotAfter in r, also when verification failed.
-func handshake(ctx context.Context, c net.Conn, cfg *tls.Config, r *Result) (*tls.Conn, error) {
-	tc := tls.Client(c, cfg)
-	if err := tc.HandshakeContext(ctx); err != nil {
-		r.CertNotAfter = unverifiedNotAfter(err)
-		return nil, fmt.Errorf("TLS handshake: %w", err)
-	}
-	if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
-		r.CertNotAfter = certs[0].NotAfter
-	}
-	return tc, nil
-}
-
-// unverifiedNotAfter returns the leaf NotAfter of a certificate that failed
-// verification somewhere in err's chain, else the zero time.
-func unverifiedNotAfter(err error) time.Time {
-	var cve *tls.CertificateVerificationError
-	if errors.As(err, &cve) && len(cve.UnverifiedCertificates) > 0 {
-		return cve.UnverifiedCertificates[0].NotAfter
-	}
-	return time.Time{}
 }
 
 // lineReader reads CRLF (or bare LF) terminated lines of at most
@@ -173,7 +124,7 @@ func openText(ctx context.Context, t Target, r *Result) (*textConn, error) {
 	}
 	s := &textConn{raw: c, conn: c}
 	if mode == TLSImplicit {
-		tc, err := handshake(ctx, c, tlsConfig(t, ""), r)
+		tc, err := newTLSClient(t, "").handshake(ctx, c, r)
 		if err != nil {
 			c.Close()
 			return nil, err
@@ -209,7 +160,7 @@ func (s *textConn) wantUpgrade(t Target, advertised bool) (bool, error) {
 	}
 	switch {
 	case mode == TLSStartTLS && !advertised:
-		return false, errors.New("STARTTLS required but not advertised")
+		return false, fail(ReasonStartTLSUnavailable, errors.New("STARTTLS required but not advertised"))
 	case mode == TLSStartTLS:
 		return true, nil
 	}
@@ -227,6 +178,12 @@ func (s *textConn) upgrade(ctx context.Context, t Target, r *Result, advertised 
 		return err
 	}
 	if err := goAhead(); err != nil {
+		// A refusal of the go-ahead means no TLS on offer; a broken
+		// connection stays what it is.
+		var f *Failure
+		if errors.As(err, &f) && f.Reason == ReasonRejected {
+			f.Reason = ReasonStartTLSUnavailable
+		}
 		return err
 	}
 	if err := s.startTLS(ctx, t, r); err != nil {
@@ -243,9 +200,9 @@ func (s *textConn) upgrade(ctx context.Context, t Target, r *Result, advertised 
 // read as if it had come over TLS (the STARTTLS injection problem).
 func (s *textConn) startTLS(ctx context.Context, t Target, r *Result) error {
 	if s.lr.br.Buffered() > 0 {
-		return errors.New("STARTTLS: server sent data before the TLS handshake")
+		return fail(ReasonProtocolError, errors.New("STARTTLS: server sent data before the TLS handshake"))
 	}
-	tc, err := handshake(ctx, s.raw, tlsConfig(t, ""), r)
+	tc, err := newTLSClient(t, "").handshake(ctx, s.raw, r)
 	if err != nil {
 		return err
 	}

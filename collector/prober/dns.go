@@ -55,13 +55,13 @@ func dnsDialogue(ctx context.Context, t Target, r *Result) error {
 		resp, err = dnsExchange(ctx, "tcp", t.Address, m)
 	}
 	if err != nil {
-		return fmt.Errorf("query %s %s: %w", t.DNSQueryName, qtypeName, err)
+		return fail(transportReason(err, ReasonProtocolError), fmt.Errorf("query %s %s: %w", t.DNSQueryName, qtypeName, err))
 	}
 	if resp.Rcode != dns.RcodeSuccess {
-		return fmt.Errorf("query %s %s: rcode %s", t.DNSQueryName, qtypeName, dns.RcodeToString[resp.Rcode])
+		return fail(ReasonRejected, fmt.Errorf("query %s %s: rcode %s", t.DNSQueryName, qtypeName, dns.RcodeToString[resp.Rcode]))
 	}
 	if len(resp.Answer) == 0 {
-		return fmt.Errorf("query %s %s: no answer records", t.DNSQueryName, qtypeName)
+		return fail(ReasonRejected, fmt.Errorf("query %s %s: no answer records", t.DNSQueryName, qtypeName))
 	}
 	return nil
 }

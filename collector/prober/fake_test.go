@@ -122,10 +122,14 @@ func expect(prefix string) step {
 	}
 }
 
-// startTLS runs the server side of a TLS handshake on the connection.
-func startTLS() step {
+// startTLS runs the server side of a TLS handshake on the connection with
+// the test certificate.
+func startTLS() step { return startTLSWith(testPKI().cert) }
+
+// startTLSWith runs the server side of a TLS handshake presenting cert.
+func startTLSWith(cert tls.Certificate) step {
 	return func(c *fakeConn) error {
-		tc := tls.Server(c.raw, &tls.Config{Certificates: []tls.Certificate{testPKI().cert}})
+		tc := tls.Server(c.raw, &tls.Config{Certificates: []tls.Certificate{cert}})
 		if err := tc.Handshake(); err != nil {
 			return fmt.Errorf("server handshake: %w", err)
 		}
@@ -260,7 +264,8 @@ type probeCase struct {
 	timeout     time.Duration // default 3s
 	wantUp      bool
 	wantErr     string // substring of Result.Err
-	wantCert    bool   // CertNotAfter is the test certificate's
+	wantReason  Reason // Result.Reason when down (checked when set)
+	wantCert    bool   // the leaf NotAfter is the test certificate's
 	wantVersion string
 }
 
@@ -295,8 +300,11 @@ func runProbeCases(t *testing.T, cases []probeCase) {
 			if res.Up != tc.wantUp {
 				t.Fatalf("Up = %v, want %v (err: %v)", res.Up, tc.wantUp, res.Err)
 			}
-			if res.Up != (res.Err == nil) {
-				t.Errorf("Up = %v but Err = %v", res.Up, res.Err)
+			if res.Up != (res.Err == nil) || res.Up != (res.Reason == "") {
+				t.Errorf("Up = %v but Err = %v, Reason = %q", res.Up, res.Err, res.Reason)
+			}
+			if tc.wantReason != "" && res.Reason != tc.wantReason {
+				t.Errorf("Reason = %q, want %q (err: %v)", res.Reason, tc.wantReason, res.Err)
 			}
 			if tc.wantErr != "" && (res.Err == nil || !strings.Contains(res.Err.Error(), tc.wantErr)) {
 				t.Errorf("Err = %v, want it to contain %q", res.Err, tc.wantErr)
@@ -305,11 +313,11 @@ func runProbeCases(t *testing.T, cases []probeCase) {
 				t.Errorf("Err %q lacks the protocol and address context", res.Err)
 			}
 			if tc.wantCert {
-				if !res.CertNotAfter.Equal(testPKI().notAfter) {
-					t.Errorf("CertNotAfter = %v, want %v", res.CertNotAfter, testPKI().notAfter)
+				if !leafNotAfter(res).Equal(testPKI().notAfter) {
+					t.Errorf("CertNotAfter = %v, want %v", leafNotAfter(res), testPKI().notAfter)
 				}
-			} else if !res.CertNotAfter.IsZero() {
-				t.Errorf("CertNotAfter = %v, want zero (no TLS)", res.CertNotAfter)
+			} else if !leafNotAfter(res).IsZero() {
+				t.Errorf("CertNotAfter = %v, want zero (no TLS)", leafNotAfter(res))
 			}
 			if res.Version != tc.wantVersion {
 				t.Errorf("Version = %q, want %q", res.Version, tc.wantVersion)
@@ -329,3 +337,11 @@ func runProbeCases(t *testing.T, cases []probeCase) {
 
 // hugeLine is several MB of garbage without a newline.
 var hugeLine = []byte(strings.Repeat("A", 64<<10))
+
+// leafNotAfter is the NotAfter of the certificate a probe saw, zero without TLS.
+func leafNotAfter(r Result) time.Time {
+	if r.TLS == nil {
+		return time.Time{}
+	}
+	return r.TLS.LeafNotAfter
+}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Bounds on what an HTTP probe reads.
@@ -29,7 +30,7 @@ func httpDialogue(ctx context.Context, t Target, r *Result) error {
 		return err
 	}
 	if mode == TLSStartTLS {
-		return errors.New("STARTTLS is not defined for HTTP")
+		return fail(ReasonStartTLSUnavailable, errors.New("STARTTLS is not defined for HTTP"))
 	}
 	scheme := "http"
 	if mode == TLSImplicit {
@@ -50,23 +51,24 @@ func httpDialogue(ctx context.Context, t Target, r *Result) error {
 	if h, _, err := net.SplitHostPort(sni); err == nil {
 		sni = h
 	}
-	cfg := tlsConfig(t, sni)
+	tlsc := newTLSClient(t, sni)
 
 	// One transport per probe, one connection, always the probe's context
 	// for the dial (the transport may hand its dialer another one).
+	var dl dialOutcome
 	tr := &http.Transport{
 		Proxy: nil,
 		DialContext: func(_ context.Context, network, addr string) (net.Conn, error) {
-			return dial(ctx, network, addr)
+			return dl.record(dial(ctx, network, addr))
 		},
 		DialTLSContext: func(_ context.Context, network, addr string) (net.Conn, error) {
-			c, err := dial(ctx, network, addr)
+			c, err := dl.record(dial(ctx, network, addr))
 			if err != nil {
 				return nil, err
 			}
-			// The certificate is read from the response (or the error)
-			// below: this func may still run after Do returned.
-			tc, err := handshake(ctx, c, cfg, &Result{})
+			// The certificate is recorded from tlsc once Do returned:
+			// this func may still run after that.
+			tc, err := tlsc.handshake(ctx, c, &Result{})
 			if err != nil {
 				c.Close()
 				return nil, err
@@ -93,22 +95,48 @@ func httpDialogue(ctx context.Context, t Target, r *Result) error {
 	req.Header.Set("User-Agent", "mailcluster_exporter")
 
 	resp, err := client.Do(req)
+	tlsc.record(r)
 	if err != nil {
-		r.CertNotAfter = unverifiedNotAfter(err)
-		return fmt.Errorf("GET %s: %w", path, err)
+		return fail(dl.reason(err), fmt.Errorf("GET %s: %w", path, err))
 	}
 	defer resp.Body.Close()
-	if resp.TLS != nil && len(resp.TLS.PeerCertificates) > 0 {
-		r.CertNotAfter = resp.TLS.PeerCertificates[0].NotAfter
-	}
 	r.Version = extractVersion(resp.Header.Get("Server"))
 	if _, err := io.Copy(io.Discard, io.LimitReader(resp.Body, maxHTTPBodyBytes)); err != nil {
-		return fmt.Errorf("GET %s: reading body: %w", path, err)
+		return fail(transportReason(err, ReasonProtocolError), fmt.Errorf("GET %s: reading body: %w", path, err))
 	}
 	if !statusExpected(resp.StatusCode, t.HTTPExpectStatus) {
-		return fmt.Errorf("GET %s: unexpected status %d", path, resp.StatusCode)
+		return fail(ReasonRejected, fmt.Errorf("GET %s: unexpected status %d", path, resp.StatusCode))
 	}
 	return nil
+}
+
+// dialOutcome remembers how the transport's dial went: the client reports
+// a deadline that struck during the dial as its own, which would hide a
+// connect_timeout (or a refusal) behind a plain timeout.
+type dialOutcome struct {
+	mu        sync.Mutex
+	connected bool
+	err       error
+}
+
+func (d *dialOutcome) record(c net.Conn, err error) (net.Conn, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.connected, d.err = err == nil, err
+	return c, err
+}
+
+// reason classifies the error of a request given how the dial went.
+func (d *dialOutcome) reason(err error) Reason {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case d.err != nil:
+		return ReasonOf(d.err)
+	case !d.connected && transportReason(err, "") == ReasonTimeout:
+		return ReasonConnectTimeout
+	}
+	return transportReason(err, ReasonProtocolError)
 }
 
 // statusExpected: code is in want, or in 200-399 when want is empty.

@@ -24,21 +24,21 @@ func imapDialogue(ctx context.Context, t Target, r *Result) error {
 
 	line, err := s.readLine()
 	if err != nil {
-		return fmt.Errorf("greeting: %w", err)
+		return greetingFailure(fmt.Errorf("greeting: %w", err))
 	}
 	tag, kind, text, err := parseIMAPLine(line)
 	if err != nil {
-		return fmt.Errorf("greeting: %w", err)
+		return fail(ReasonBadGreeting, fmt.Errorf("greeting: %w", err))
 	}
 	if tag != "*" {
-		return fmt.Errorf("greeting: not an untagged response: %s", quote(line))
+		return fail(ReasonBadGreeting, fmt.Errorf("greeting: not an untagged response: %s", quote(line)))
 	}
 	switch kind {
 	case "OK", "PREAUTH":
 	case "BYE":
-		return fmt.Errorf("greeting: server refused: %s", quote(line))
+		return fail(ReasonBadGreeting, fmt.Errorf("greeting: server refused: %s", quote(line)))
 	default:
-		return fmt.Errorf("greeting: unexpected response %s", quote(line))
+		return fail(ReasonBadGreeting, fmt.Errorf("greeting: unexpected response %s", quote(line)))
 	}
 	_, rest := imapResponseCode(text)
 	r.Version = extractVersion(rest)
@@ -54,7 +54,7 @@ func imapDialogue(ctx context.Context, t Target, r *Result) error {
 	switch {
 	case err != nil && preauth:
 		// Not advertised, so no STARTTLS was sent: a required one failed.
-		return fmt.Errorf("%w (PREAUTH session: STARTTLS not allowed)", err)
+		return fail(ReasonStartTLSUnavailable, fmt.Errorf("%w (PREAUTH session: STARTTLS not allowed)", err))
 	case err != nil:
 		return err
 	}
@@ -92,14 +92,14 @@ func imapCommand(s *textConn, tag, cmd string) (map[string]bool, error) {
 		case rtag == "*" && kind == "CAPABILITY":
 			addIMAPCapabilities(caps, text)
 		case rtag == "*" && kind == "BYE":
-			return nil, fmt.Errorf("%s: server closing: %s", cmd, quote(line))
+			return nil, fail(ReasonClosed, fmt.Errorf("%s: server closing: %s", cmd, quote(line)))
 		case rtag == "*":
 			// Other untagged data (EXISTS, OK notices...) is ignored.
 		case rtag == tag && kind == "OK":
 			addIMAPCodeCapabilities(caps, code)
 			return caps, nil
 		case rtag == tag:
-			return nil, fmt.Errorf("%s: server refused: %s", cmd, quote(line))
+			return nil, fail(ReasonRejected, fmt.Errorf("%s: server refused: %s", cmd, quote(line)))
 		default:
 			return nil, fmt.Errorf("%s: unexpected response %s", cmd, quote(line))
 		}

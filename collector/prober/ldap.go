@@ -2,9 +2,11 @@ package prober
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
@@ -32,9 +34,10 @@ func ldapDialogue(ctx context.Context, t Target, r *Result) error {
 	if err != nil {
 		return err
 	}
-	var c net.Conn = &limitedConn{Conn: raw, left: maxLDAPBytes}
+	lc := &limitedConn{Conn: raw, left: maxLDAPBytes}
+	var c net.Conn = lc
 	if mode == TLSImplicit {
-		tc, err := handshake(ctx, c, tlsConfig(t, ""), r)
+		tc, err := newTLSClient(t, "").handshake(ctx, c, r)
 		if err != nil {
 			raw.Close()
 			return err
@@ -52,11 +55,11 @@ func ldapDialogue(ctx context.Context, t Target, r *Result) error {
 	}
 
 	if mode == TLSStartTLS {
-		if err := l.StartTLS(tlsConfig(t, "")); err != nil {
-			return fmt.Errorf("StartTLS: %w", err)
-		}
-		if st, ok := l.TLSConnectionState(); ok && len(st.PeerCertificates) > 0 {
-			r.CertNotAfter = st.PeerCertificates[0].NotAfter
+		tc := newTLSClient(t, "")
+		err := l.StartTLS(tc.cfg)
+		tc.record(r)
+		if err != nil {
+			return fmt.Errorf("StartTLS: %w", ldapFailure(err, lc, ReasonStartTLSUnavailable))
 		}
 	}
 
@@ -68,7 +71,7 @@ func ldapDialogue(ctx context.Context, t Target, r *Result) error {
 		1, timeLimit, false, "(objectClass=*)", []string{"vendorName", "vendorVersion"}, nil)
 	res, err := l.Search(req)
 	if err != nil {
-		return fmt.Errorf("search: %w", err)
+		return fmt.Errorf("search: %w", ldapFailure(err, lc, ReasonRejected))
 	}
 	if len(res.Entries) > 0 {
 		r.Version = capLen(strings.TrimSpace(res.Entries[0].GetAttributeValue("vendorVersion")), 64)
@@ -76,12 +79,66 @@ func ldapDialogue(ctx context.Context, t Target, r *Result) error {
 	return nil
 }
 
+// ldapFailure attaches a reason to an error of the LDAP library. A result
+// code sent by the server is a refusal (refused, the reason given by
+// the caller: rejected for a search, starttls_unavailable for StartTLS) or
+// an authentication failure. The library's own codes (network errors,
+// malformed packets) lose the underlying error, so the connection's first
+// read error tells timeouts and hang-ups apart, and a failure after the
+// TLS handshake started is a handshake failure.
+func ldapFailure(err error, c *limitedConn, refused Reason) error {
+	var le *ldap.Error
+	if errors.As(err, &le) {
+		switch le.ResultCode {
+		case ldap.LDAPResultInvalidCredentials, ldap.LDAPResultInappropriateAuthentication,
+			ldap.LDAPResultInsufficientAccessRights, ldap.LDAPResultConfidentialityRequired,
+			ldap.LDAPResultStrongAuthRequired:
+			return fail(ReasonAuthFailed, err)
+		}
+		if le.ResultCode < ldap.ErrorNetwork {
+			return fail(refused, err)
+		}
+	}
+	c.mu.Lock()
+	readErr, tlsStarted, closed := c.readErr, c.tlsStarted, c.closed
+	c.mu.Unlock()
+	switch {
+	case readErr != nil && transportReason(readErr, "") == ReasonTimeout:
+		return fail(ReasonTimeout, err)
+	case tlsStarted && refused == ReasonStartTLSUnavailable:
+		return fail(ReasonTLSHandshake, err)
+	case readErr != nil:
+		return fail(transportReason(readErr, ReasonProtocolError), err)
+	case closed:
+		// The library's reader gave up on what the server sent and
+		// closed the connection; the pending request then only times out.
+		return fail(ReasonProtocolError, err)
+	case strings.Contains(err.Error(), "timed out"):
+		return fail(ReasonTimeout, err)
+	}
+	return fail(transportReason(err, ReasonProtocolError), err)
+}
+
 var errTooMuchData = fmt.Errorf("server sent more than %d bytes", maxLDAPBytes)
 
-// limitedConn fails reads once left bytes have been read.
+// limitedConn fails reads once left bytes have been read, and remembers
+// the first read error, whether a TLS handshake record was written and
+// whether the library closed it.
 type limitedConn struct {
 	net.Conn
 	left int64
+
+	mu         sync.Mutex
+	readErr    error
+	tlsStarted bool
+	closed     bool
+}
+
+func (c *limitedConn) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	return c.Conn.Close()
 }
 
 func (c *limitedConn) Read(p []byte) (int, error) {
@@ -93,5 +150,25 @@ func (c *limitedConn) Read(p []byte) (int, error) {
 	}
 	n, err := c.Conn.Read(p)
 	c.left -= int64(n)
+	if err != nil {
+		c.mu.Lock()
+		if c.readErr == nil {
+			c.readErr = err
+		}
+		c.mu.Unlock()
+	}
 	return n, err
+}
+
+// tlsHandshakeRecord is the first byte of a TLS handshake record (an LDAP
+// message starts with 0x30, a BER SEQUENCE).
+const tlsHandshakeRecord = 0x16
+
+func (c *limitedConn) Write(p []byte) (int, error) {
+	if len(p) > 0 && p[0] == tlsHandshakeRecord {
+		c.mu.Lock()
+		c.tlsStarted = true
+		c.mu.Unlock()
+	}
+	return c.Conn.Write(p)
 }

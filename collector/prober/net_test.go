@@ -32,8 +32,8 @@ func probeOnce(tb testing.TB, proto string, t Target, timeout time.Duration) Res
 	if d := time.Since(start); d > timeout+2*time.Second {
 		tb.Errorf("probe took %v with a %v deadline", d, timeout)
 	}
-	if res.Up != (res.Err == nil) {
-		tb.Errorf("Up = %v but Err = %v", res.Up, res.Err)
+	if res.Up != (res.Err == nil) || res.Up != (res.Reason == "") {
+		tb.Errorf("Up = %v but Err = %v, Reason = %q", res.Up, res.Err, res.Reason)
 	}
 	return res
 }
@@ -90,7 +90,7 @@ func TestHTTPProbe(t *testing.T) {
 
 	t.Run("ok with version", func(t *testing.T) {
 		res := probeOnce(t, "http", Target{Address: addr, HTTPPath: "/ok"}, 3*time.Second)
-		if !res.Up || res.Version != "Apache 2.4.57" || !res.CertNotAfter.IsZero() {
+		if !res.Up || res.Version != "Apache 2.4.57" || !leafNotAfter(res).IsZero() {
 			t.Errorf("got %+v", res)
 		}
 	})
@@ -124,15 +124,23 @@ func TestHTTPProbe(t *testing.T) {
 	})
 	t.Run("https cert expiry", func(t *testing.T) {
 		res := probeOnce(t, "https", Target{Address: taddr, HTTPPath: "/ok", TLSConfig: &tls.Config{RootCAs: pool}}, 3*time.Second)
-		if !res.Up || !res.CertNotAfter.Equal(tsrv.Certificate().NotAfter) {
+		if !res.Up || !leafNotAfter(res).Equal(tsrv.Certificate().NotAfter) {
 			t.Errorf("got %+v, want cert NotAfter %v", res, tsrv.Certificate().NotAfter)
 		}
 	})
-	t.Run("https untrusted", func(t *testing.T) {
-		res := probeOnce(t, "https", Target{Address: taddr}, 3*time.Second)
-		checkErr(t, res, "failed to verify certificate")
-		if !res.CertNotAfter.Equal(tsrv.Certificate().NotAfter) {
-			t.Errorf("CertNotAfter = %v, want the unverified certificate's", res.CertNotAfter)
+	t.Run("https untrusted is up, unverified", func(t *testing.T) {
+		res := probeOnce(t, "https", Target{Address: taddr, HTTPPath: "/ok", ServerName: "example.com"}, 3*time.Second)
+		if !res.Up || res.TLS == nil || res.TLS.Verified {
+			t.Fatalf("want up and unverified, got Up=%v TLS=%+v Err=%v", res.Up, res.TLS, res.Err)
+		}
+		if !leafNotAfter(res).Equal(tsrv.Certificate().NotAfter) {
+			t.Errorf("leaf NotAfter = %v, want the unverified certificate's", leafNotAfter(res))
+		}
+	})
+	t.Run("https trusted and named", func(t *testing.T) {
+		res := probeOnce(t, "https", Target{Address: taddr, HTTPPath: "/ok", ServerName: "example.com", TLSConfig: &tls.Config{RootCAs: pool}}, 3*time.Second)
+		if !res.Up || res.TLS == nil || !res.TLS.Verified {
+			t.Fatalf("want up and verified, got Up=%v TLS=%+v Err=%v", res.Up, res.TLS, res.Err)
 		}
 	})
 	t.Run("http to a TLS port", func(t *testing.T) {
@@ -235,7 +243,7 @@ func TestDNSProbe(t *testing.T) {
 func TestTCPProbe(t *testing.T) {
 	t.Run("open port", func(t *testing.T) {
 		srv := startFake(t, false, hang())
-		if res := probeOnce(t, "tcp", Target{Address: srv.addr}, 3*time.Second); !res.Up || !res.CertNotAfter.IsZero() {
+		if res := probeOnce(t, "tcp", Target{Address: srv.addr}, 3*time.Second); !res.Up || !leafNotAfter(res).IsZero() {
 			t.Errorf("got %+v", res)
 		}
 	})
@@ -251,7 +259,7 @@ func TestTCPProbe(t *testing.T) {
 	t.Run("implicit TLS reports expiry", func(t *testing.T) {
 		srv := startFake(t, true, hang())
 		res := probeOnce(t, "tcp", Target{Address: srv.addr, TLS: TLSImplicit, TLSConfig: trustingTLS()}, 3*time.Second)
-		if !res.Up || !res.CertNotAfter.Equal(testPKI().notAfter) {
+		if !res.Up || !leafNotAfter(res).Equal(testPKI().notAfter) {
 			t.Errorf("got %+v", res)
 		}
 	})

@@ -22,14 +22,14 @@ func pop3Dialogue(ctx context.Context, t Target, r *Result) error {
 
 	line, err := s.readLine()
 	if err != nil {
-		return fmt.Errorf("greeting: %w", err)
+		return greetingFailure(fmt.Errorf("greeting: %w", err))
 	}
 	ok, text, err := parsePOP3Status(line)
 	if err != nil {
-		return fmt.Errorf("greeting: %w", err)
+		return fail(ReasonBadGreeting, fmt.Errorf("greeting: %w", err))
 	}
 	if !ok {
-		return fmt.Errorf("greeting: server refused: %s", quote(line))
+		return fail(ReasonBadGreeting, fmt.Errorf("greeting: server refused: %s", quote(line)))
 	}
 	r.Version = extractVersion(text)
 
@@ -62,7 +62,7 @@ func pop3Command(s *textConn, cmd string) error {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
 	if !ok {
-		return fmt.Errorf("%s: server refused: %s", cmd, quote(line))
+		return fail(ReasonRejected, fmt.Errorf("%s: server refused: %s", cmd, quote(line)))
 	}
 	return nil
 }

@@ -5,9 +5,13 @@
 // merely when the TCP connection was accepted.
 //
 // The shared machinery (dialling under the context, connection deadlines,
-// TLS handshakes and certificate expiry, the bounded line reader, version
-// extraction from greetings) lives in conn.go; every protocol file only
-// writes its dialogue.
+// the bounded line reader, version extraction from greetings) lives in
+// conn.go, TLS handshakes and certificate verification in tls.go, failure
+// reasons in reason.go; every protocol file only writes its dialogue.
+//
+// TLS problems never make a probe down (DESIGN §2.12): the handshake accepts
+// any certificate, and whether it chains to a trusted root and names
+// Target.ServerName is reported in Result.TLS.
 package prober
 
 import (
@@ -44,16 +48,21 @@ type Target struct {
 	// always use implicit TLS, whatever this says.
 	TLS TLSMode
 	// Opportunistic upgrades a TLSNone connection when the server
-	// advertises STARTTLS (so the certificate expiry is still seen). A
-	// failed opportunistic upgrade fails the probe: the server offered TLS
-	// and could not deliver it.
+	// advertises STARTTLS (so the certificate is still seen). A failed
+	// opportunistic handshake fails the probe: the server offered TLS and
+	// could not deliver it. An unverifiable certificate does not.
 	Opportunistic bool
-	// TLSConfig is cloned for TLS handshakes (RootCAs, InsecureSkipVerify,
-	// client certificates...). nil means a default config. When the clone
-	// has no ServerName, it is taken from ServerName, else (HTTP only)
-	// the host of HTTPHost, else the host part of Address.
+	// TLSConfig is cloned for TLS handshakes: RootCAs (nil: the system
+	// roots) are what certificates are verified against, client
+	// certificates and versions are used as given. Its ServerName,
+	// InsecureSkipVerify and VerifyConnection are replaced: verification is
+	// done by the prober and reported, never enforced. nil means a default
+	// config.
 	TLSConfig *tls.Config
-	// ServerName is the name used for SNI and certificate verification.
+	// ServerName is the name clients use (tls_server_name): sent as SNI and
+	// checked in the certificate. For HTTP the host of HTTPHost stands in
+	// when it is empty. It is never derived from Address: without a name
+	// the certificate is reported unverified.
 	ServerName string
 	// HeloName is the EHLO argument for SMTP (default DefaultHeloName).
 	HeloName string
@@ -76,14 +85,15 @@ type Result struct {
 	Up bool
 	// Duration is the wall time of the whole probe, dial included.
 	Duration time.Duration
-	// CertNotAfter is the NotAfter of the peer's leaf certificate, zero
-	// when no TLS handshake reached the certificate. It is also set when
-	// the certificate failed verification (e.g. expired), so an expired
-	// certificate shows as such rather than as "no TLS".
-	CertNotAfter time.Time
+	// TLS describes the certificate the server presented, nil when no
+	// handshake got as far as a certificate. It is set whether or not
+	// the probe is up.
+	TLS *TLSState
 	// Version is the software version stated by the server (greeting,
 	// HTTP Server header, LDAP vendorVersion), "" if none is stated.
 	Version string
+	// Reason classifies Err ("" when Up).
+	Reason Reason
 	// Err says why the probe failed (nil when Up).
 	Err error
 }
@@ -133,7 +143,7 @@ func Lookup(protocol string) (Prober, bool) {
 }
 
 // dialogue is what a protocol file implements: the conversation itself. It
-// fills r.CertNotAfter and r.Version as it learns them and returns nil only
+// fills r.TLS and r.Version as it learns them and returns nil only
 // when the dialogue succeeded. ctx always has a deadline.
 type dialogue func(ctx context.Context, t Target, r *Result) error
 
@@ -152,6 +162,7 @@ func run(name string, d dialogue) Prober {
 		r.Duration = time.Since(start)
 		r.Up = err == nil
 		if err != nil {
+			r.Reason = ReasonOf(err)
 			r.Err = fmt.Errorf("%s %s: %w", name, t.Address, err)
 		}
 		return r

@@ -26,10 +26,10 @@ func smtpDialogue(ctx context.Context, t Target, r *Result) error {
 
 	code, lines, err := readSMTPReply(s.lr)
 	if err != nil {
-		return fmt.Errorf("greeting: %w", err)
+		return greetingFailure(fmt.Errorf("greeting: %w", err))
 	}
 	if code != 220 {
-		return fmt.Errorf("greeting: unexpected reply %d %s", code, quote(lines[0]))
+		return fail(ReasonBadGreeting, fmt.Errorf("greeting: unexpected reply %d %s", code, quote(lines[0])))
 	}
 	r.Version = extractVersion(lines[0])
 
@@ -59,7 +59,7 @@ func smtpCommand(s *textConn, cmd string, want int) error {
 		return fmt.Errorf("%s: %w", verb, err)
 	}
 	if code != want {
-		return fmt.Errorf("%s: unexpected reply %d %s", verb, code, quote(lines[0]))
+		return fail(replyReason(code), fmt.Errorf("%s: unexpected reply %d %s", verb, code, quote(lines[0])))
 	}
 	return nil
 }
@@ -74,9 +74,18 @@ func smtpEHLO(s *textConn, helo string) (map[string]string, error) {
 		return nil, fmt.Errorf("EHLO: %w", err)
 	}
 	if code != 250 {
-		return nil, fmt.Errorf("EHLO: unexpected reply %d %s", code, quote(lines[0]))
+		return nil, fail(replyReason(code), fmt.Errorf("EHLO: unexpected reply %d %s", code, quote(lines[0])))
 	}
 	return parseEHLO(lines), nil
+}
+
+// replyReason: a 4xx/5xx reply is a refusal, any other unexpected code a
+// protocol error.
+func replyReason(code int) Reason {
+	if code >= 400 {
+		return ReasonRejected
+	}
+	return ReasonProtocolError
 }
 
 // parseSMTPLine splits one reply line: "250-text" (more lines follow),

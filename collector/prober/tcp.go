@@ -7,7 +7,7 @@ import (
 
 // tcpDialogue is explicitly a liveness check (SSH, replica and sync ports):
 // up when the connection is accepted and, with implicit TLS, when the TLS
-// handshake completes (CertNotAfter is then reported). No bytes of any
+// handshake completes (the certificate is then reported). No bytes of any
 // application protocol are exchanged.
 func tcpDialogue(ctx context.Context, t Target, r *Result) error {
 	mode, err := tlsMode(t)
@@ -15,7 +15,7 @@ func tcpDialogue(ctx context.Context, t Target, r *Result) error {
 		return err
 	}
 	if mode == TLSStartTLS {
-		return errors.New("STARTTLS is not defined for plain tcp")
+		return fail(ReasonStartTLSUnavailable, errors.New("STARTTLS is not defined for plain tcp"))
 	}
 	c, err := dial(ctx, "tcp", t.Address)
 	if err != nil {
@@ -23,7 +23,7 @@ func tcpDialogue(ctx context.Context, t Target, r *Result) error {
 	}
 	defer c.Close()
 	if mode == TLSImplicit {
-		if _, err := handshake(ctx, c, tlsConfig(t, ""), r); err != nil {
+		if _, err := newTLSClient(t, "").handshake(ctx, c, r); err != nil {
 			return err
 		}
 	}
