@@ -192,6 +192,9 @@ func (c *Cluster) target(host string, s *config.Service) (prober.Target, error) 
 		DNSQueryName: s.DNSQueryName, DNSQueryType: s.DNSQueryType, DNSTransport: s.DNSTransport,
 		LDAPBaseDN: s.LDAPBaseDN,
 	}
+	if s.Auth != nil {
+		t.Login = &prober.Login{Credentials: s.Auth.Credentials, Mechanism: s.Auth.Mechanism, AllowPlaintext: s.Auth.AllowPlaintextAuth}
+	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if s.CAFile != "" {
 		pem, err := os.ReadFile(s.CAFile)

@@ -77,6 +77,8 @@ type Target struct {
 	DNSTransport string // udp (default) or tcp
 	// LDAP options.
 	LDAPBaseDN string // base object of the base-scope search; "" reads the root DSE
+	// Login, when set, makes the check log in after its TLS step (auth.go).
+	Login *Login
 }
 
 // Result is the outcome of one probe.
