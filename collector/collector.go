@@ -38,9 +38,9 @@ type Cluster struct {
 	opts     Options
 	local    string // this exporter's node in this cluster, or ""
 	sources  []*sourceRunner
-	derived  *serviceRoles // the agentless `service` role source, if configured
-	probes   []*probeTask  // services on nodes and the virtual address, liveness checks
-	provides Provides      // union over configured sources: is a role/sync fact expected?
+	primary  string       // the service whose answer means "serving" (node_observed)
+	probes   []*probeTask // services on nodes and the virtual address, liveness checks
+	provides Provides     // union over configured sources: is a role/sync fact expected?
 	// greetingVersions: no configured source reports versions, so the
 	// version a service's greeting states stands in (agentless clusters).
 	// Mixing the two would make exporters disagree about one node.
@@ -52,6 +52,7 @@ type sourceRunner struct {
 	name     string
 	provides Provides
 	nodes    []string
+	local    bool // runs on, and describes, this exporter's own node
 	src      Source
 }
 
@@ -82,11 +83,10 @@ func New(cfg *config.Cluster, global config.Global, opts Options) (*Cluster, err
 	}
 	env := Env{Cluster: cfg, Global: global, LocalNode: c.local, Runner: Runner{MaxOutput: global.MaxOutputBytes},
 		Logger: opts.Logger.With("cluster", cfg.Name)}
+	c.primary = primaryService(cfg)
 	for _, s := range cfg.Sources {
 		if s.Type == "service" {
-			c.derived = newServiceRoles(cfg, s)
-			c.provides.Role = true
-			continue
+			continue // only chooses the primary service of the observations
 		}
 		f, ok := factories[s.Type]
 		if !ok {
@@ -101,12 +101,13 @@ func New(cfg *config.Cluster, global config.Global, opts Options) (*Cluster, err
 			return nil, fmt.Errorf("cluster %q: source %q: %w", cfg.Name, s.Name, err)
 		}
 		nodes := []string{c.local}
-		if !f.local {
+		if f.all || !f.local {
 			nodes = nodeNames(cfg)
 		}
-		c.sources = append(c.sources, &sourceRunner{name: s.Name, provides: f.provides, nodes: nodes, src: src})
-		c.provides.Role = c.provides.Role || f.provides.Role
-		c.provides.Sync = c.provides.Sync || f.provides.Sync
+		p := f.provides(s)
+		c.sources = append(c.sources, &sourceRunner{name: s.Name, provides: p, nodes: nodes, local: f.local && !f.all, src: src})
+		c.provides.Role = c.provides.Role || p.Role
+		c.provides.Sync = c.provides.Sync || p.Sync
 	}
 	if cfg.Kind == config.KindMasterSlave {
 		c.provides.Role = true // roles come from the configuration
@@ -165,12 +166,10 @@ func (c *Cluster) buildProbes() error {
 			}
 		}
 	}
-	if c.derived != nil {
-		for _, s := range c.cfg.Liveness {
-			for _, n := range c.cfg.Nodes {
-				if err := add(n.Name, n.Address, s, true); err != nil {
-					return err
-				}
+	for _, s := range c.cfg.Liveness {
+		for _, n := range c.cfg.Nodes {
+			if err := add(n.Name, n.Address, s, true); err != nil {
+				return err
 			}
 		}
 	}
@@ -234,6 +233,9 @@ type Snapshot struct {
 	Facts    facts.Set
 	Services map[string][]ProbeOutcome // node -> service probes
 	Virtual  []ProbeOutcome
+	// Observed is what this exporter's probes saw of each node; a node
+	// without a probe that ran is absent.
+	Observed map[string]facts.Observation
 	Sources  []SourceStatus
 	Roles    map[string]RoleHistory
 	Window   WindowState
@@ -256,14 +258,13 @@ func (c *Cluster) Collect(ctx context.Context) *Snapshot {
 		Services: map[string][]ProbeOutcome{},
 		Provides: c.provides,
 	}
-	began := time.Now()
 	observedAt := c.opts.Now() // the facts are as of the start of the collection
 	sem := make(chan struct{}, c.global.MaxConcurrency)
 	var (
 		mu sync.Mutex
 		wg sync.WaitGroup
 	)
-	live := map[string]map[string]bool{} // node -> liveness check -> up
+	live := map[string][]ProbeOutcome{} // node -> liveness checks
 	run := func(f func()) {
 		wg.Add(1)
 		go func() {
@@ -283,13 +284,7 @@ func (c *Cluster) Collect(ctx context.Context) *Snapshot {
 			defer mu.Unlock()
 			switch {
 			case p.live:
-				if !ran {
-					return // no time left to ask: no evidence either way
-				}
-				if live[p.node] == nil {
-					live[p.node] = map[string]bool{}
-				}
-				live[p.node][p.service.Name] = res.Up
+				live[p.node] = append(live[p.node], ProbeOutcome{Service: p.service, Result: res, NotRun: !ran})
 			case p.node == "":
 				snap.Virtual = append(snap.Virtual, ProbeOutcome{Service: p.service, Result: res, NotRun: !ran})
 			default:
@@ -298,6 +293,7 @@ func (c *Cluster) Collect(ctx context.Context) *Snapshot {
 		})
 	}
 	results := make([]facts.Set, len(c.sources))
+	failed := make([]bool, len(c.sources))
 	for i, s := range c.sources {
 		run(func() {
 			start := time.Now()
@@ -308,7 +304,7 @@ func (c *Cluster) Collect(ctx context.Context) *Snapshot {
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			results[i] = set
+			results[i], failed[i] = set, err != nil
 			for _, n := range s.nodes {
 				snap.Sources = append(snap.Sources, SourceStatus{Name: s.name, Node: n, Up: err == nil, Duration: d})
 			}
@@ -318,7 +314,9 @@ func (c *Cluster) Collect(ctx context.Context) *Snapshot {
 		})
 	}
 	wg.Wait()
-	// Sources merge in configuration order: earlier sources take precedence.
+	// Sources merge as the rules merge exporters (facts.Merge): worst peer
+	// and sync state, an explicit switch-off, known roles win; otherwise
+	// earlier sources in the configuration take precedence.
 	for _, set := range results {
 		for name, n := range set {
 			if c.cfg.NodeByName(name) == nil {
@@ -328,17 +326,12 @@ func (c *Cluster) Collect(ctx context.Context) *Snapshot {
 			snap.Facts.Node(name).Merge(n)
 		}
 	}
-	if c.derived != nil {
-		for name, n := range c.derived.derive(snap, live) {
-			snap.Facts.Node(name).Merge(n)
-			snap.Sources = append(snap.Sources, SourceStatus{Name: c.derived.name, Node: name, Up: true, Duration: time.Since(began)})
-		}
-	}
+	snap.Observed = observe(c.primary, snap.Services, live)
 	if c.greetingVersions {
 		c.versionsFromGreetings(snap)
 	}
 	if c.cfg.Kind == config.KindMasterSlave {
-		c.applyConfiguredRoles(snap)
+		c.applyConfiguredRoles(snap, results, failed)
 	}
 	// A node no source of this exporter describes gets no role fact here:
 	// a local source (keepalived, drbd…) on node a says nothing about node
@@ -375,7 +368,11 @@ func (s *sourceRunner) collect(ctx context.Context) (set facts.Set, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("no time left: %w", err)
 	}
-	return s.src.Collect(ctx)
+	set, err = s.src.Collect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.provides.keep(set), nil
 }
 
 // unknownFacts is what a failed source leaves: the facts it is responsible
@@ -394,15 +391,34 @@ func unknownFacts(s *sourceRunner) facts.Set {
 	return set
 }
 
-// applyConfiguredRoles gives master_slave nodes their configured role,
-// unless a source found them offline or unknown.
-func (c *Cluster) applyConfiguredRoles(snap *Snapshot) {
-	for _, n := range c.cfg.Nodes {
-		f := snap.Facts.Node(n.Name)
-		if f.Role == facts.RoleOffline || f.Role == facts.RoleUnknown && c.derived != nil {
-			continue
+// applyConfiguredRoles reports a master_slave node's configured role where
+// a source of this exporter confirms the node is up: a local source that
+// ran on it, or a source that succeeded and described it. A role a source
+// reported (offline, say) stands; a node whose describing sources all
+// failed is unknown; a node no source describes gets no role here (its
+// own exporter reports it, and the rules read the observations).
+func (c *Cluster) applyConfiguredRoles(snap *Snapshot, results []facts.Set, failed []bool) {
+	confirmed, unconfirmed := map[string]bool{}, map[string]bool{}
+	for i, s := range c.sources {
+		for _, n := range s.nodes {
+			_, described := results[i][n]
+			switch {
+			case failed[i]:
+				unconfirmed[n] = true
+			case s.local || described:
+				confirmed[n] = true
+			}
 		}
-		f.Role = facts.Role(n.Role)
+	}
+	for _, n := range c.cfg.Nodes {
+		f := snap.Facts[n.Name]
+		switch {
+		case f != nil && f.Role != "" && f.Role != facts.RoleUnknown:
+		case confirmed[n.Name]:
+			snap.Facts.Node(n.Name).Role = facts.Role(n.Role)
+		case unconfirmed[n.Name]:
+			snap.Facts.Node(n.Name).Role = facts.RoleUnknown
+		}
 	}
 }
 

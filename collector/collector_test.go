@@ -3,6 +3,8 @@ package collector
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -122,56 +124,43 @@ func outcome(name string, up bool) ProbeOutcome {
 	return ProbeOutcome{Service: &config.Service{Name: name}, Result: prober.Result{Up: up}}
 }
 
-func TestServiceRoles(t *testing.T) {
-	cfg := loadCluster(t, `
-clusters:
-  - name: g
-    kind: failover_group
-    nodes:
-      - {name: n1, address: 127.0.0.1}
-      - {name: n2, address: 127.0.0.2}
-      - {name: n3, address: 127.0.0.3}
-      - {name: n4, address: 127.0.0.4}
-    services: [smtp, imap]
-    liveness: [{protocol: tcp, port: 22}]
-    sources:
-      - type: service
-`)
-	cl := cfg.Clusters[0]
-	s := newServiceRoles(cl, cl.Sources[0])
-	snap := &Snapshot{Services: map[string][]ProbeOutcome{
-		"n1": {outcome("smtp", true), outcome("imap", true)},   // serves
-		"n2": {outcome("smtp", false), outcome("imap", false)}, // silent, but alive on ssh
-		"n3": {outcome("smtp", false), outcome("imap", false)}, // nothing at all
-		"n4": {outcome("smtp", true), outcome("imap", false)},  // serves too: split brain
-	}}
-	live := map[string]map[string]bool{"n1": {"tcp_22": true}, "n2": {"tcp_22": true}, "n3": {"tcp_22": false}}
-	got := s.derive(snap, live)
-	want := map[string]facts.Role{"n1": facts.RoleActive, "n2": facts.RoleStandby, "n3": facts.RoleOffline, "n4": facts.RoleActive}
-	for n, r := range want {
-		if got[n].Role != r {
-			t.Errorf("%s: role %q, want %q", n, got[n].Role, r)
-		}
-	}
+func answered(name string) ProbeOutcome {
+	return ProbeOutcome{Service: &config.Service{Name: name}, Result: prober.Result{Answered: true}}
 }
 
-func TestServiceRolesMasterSlave(t *testing.T) {
-	cfg := loadCluster(t, `
-clusters:
-  - name: ms
-    kind: master_slave
-    nodes:
-      - {name: m, address: 127.0.0.1, role: master}
-      - {name: s, address: 127.0.0.2, role: slave}
-    services: [smtp]
-    sources:
-      - type: service
-`)
-	cl := cfg.Clusters[0]
-	s := newServiceRoles(cl, cl.Sources[0])
-	got := s.derive(&Snapshot{Services: map[string][]ProbeOutcome{"m": {outcome("smtp", true)}, "s": {outcome("smtp", false)}}}, nil)
-	if got["m"].Role != facts.RoleMaster || got["s"].Role != facts.RoleOffline {
-		t.Errorf("master_slave roles: m=%q s=%q; want master and offline", got["m"].Role, got["s"].Role)
+func notRun(name string) ProbeOutcome {
+	return ProbeOutcome{Service: &config.Service{Name: name}, NotRun: true}
+}
+
+func TestObserve(t *testing.T) {
+	services := map[string][]ProbeOutcome{
+		"serving":     {outcome("smtp", true), outcome("imap", false)},
+		"other":       {outcome("smtp", false), outcome("imap", true)}, // imap only: alive, not serving
+		"liveness":    {outcome("smtp", false), outcome("imap", false)},
+		"banner":      {answered("smtp"), outcome("imap", false)}, // greeted, then failed EHLO
+		"silent":      {outcome("smtp", false), outcome("imap", false)},
+		"not-run":     {notRun("smtp"), notRun("imap")},
+		"partial-run": {notRun("smtp"), outcome("imap", false)},
+	}
+	live := map[string][]ProbeOutcome{
+		"liveness": {outcome("tcp_22", true)},
+		"silent":   {outcome("tcp_22", false)},
+		"not-run":  {notRun("tcp_22")},
+		"only-ssh": {outcome("tcp_22", true)},
+	}
+	got := observe("smtp", services, live)
+	want := map[string]facts.Observation{
+		"serving": facts.ObservedServing, "other": facts.ObservedAlive, "liveness": facts.ObservedAlive,
+		"banner": facts.ObservedAlive, "silent": facts.ObservedSilent, "partial-run": facts.ObservedSilent,
+		"only-ssh": facts.ObservedAlive,
+	}
+	for n, w := range want {
+		if got[n] != w {
+			t.Errorf("%s: observed %q, want %q", n, got[n], w)
+		}
+	}
+	if o, ok := got["not-run"]; ok {
+		t.Errorf("a node none of whose probes ran must have no observation, got %q", o)
 	}
 }
 
@@ -234,27 +223,72 @@ func TestEverySourceTypeIsImplemented(t *testing.T) {
 	}
 }
 
-// Probes that could not start before the deadline are no evidence: not
-// reported as down, and a node with no evidence at all has an unknown role.
-func TestProbesNotRunAreNoEvidence(t *testing.T) {
-	cfg := loadCluster(t, `
+// A master_slave node's configured role is reported only where a source
+// of this exporter confirms the node is up; a source's own role stands, a
+// failed source leaves unknown, and an undescribed node gets no role.
+func TestConfiguredRolesNeedEvidence(t *testing.T) {
+	const ms = `
 clusters:
-  - name: g
-    kind: active_standby
+  - name: ms
+    kind: master_slave
     nodes:
-      - {name: n1, address: 127.0.0.1}
-      - {name: n2, address: 127.0.0.2}
-    services: [smtp]
-    sources:
-      - type: service
-`)
-	cl := cfg.Clusters[0]
-	s := newServiceRoles(cl, cl.Sources[0])
-	notRun := outcome("smtp", false)
-	notRun.NotRun = true
-	got := s.derive(&Snapshot{Services: map[string][]ProbeOutcome{"n1": {outcome("smtp", true)}, "n2": {notRun}}}, nil)
-	if got["n1"].Role != facts.RoleActive || got["n2"].Role != facts.RoleUnknown {
-		t.Errorf("roles n1=%q n2=%q; want active and unknown (not offline)", got["n1"].Role, got["n2"].Role)
+      - {name: m, address: 127.0.0.1, role: master}
+      - {name: s, address: 127.0.0.2, role: slave}
+`
+	described := func(names ...string) facts.Set {
+		set := facts.Set{}
+		for _, n := range names {
+			set.Node(n)
+		}
+		return set
+	}
+	offline := facts.Set{}
+	offline.Node("s").Role = facts.RoleOffline
+	cases := []struct {
+		name    string
+		runners []*sourceRunner
+		want    map[string]facts.Role // "" = no role fact
+	}{
+		{"no source: no evidence", nil, map[string]facts.Role{"m": "", "s": ""}},
+		{"local source ran on m", []*sourceRunner{
+			{name: "mf", provides: Provides{Sync: true}, nodes: []string{"m"}, local: true, src: fakeSource{set: facts.Set{}}},
+		}, map[string]facts.Role{"m": facts.RoleMaster, "s": ""}},
+		{"local source failed on m", []*sourceRunner{
+			{name: "mf", provides: Provides{Sync: true}, nodes: []string{"m"}, local: true, src: fakeSource{err: errors.New("unreadable")}},
+		}, map[string]facts.Role{"m": facts.RoleUnknown, "s": ""}},
+		{"one local source failed, another ran", []*sourceRunner{
+			{name: "mf", provides: Provides{Role: true, Sync: true}, nodes: []string{"m"}, local: true, src: fakeSource{err: errors.New("unreadable")}},
+			{name: "version", nodes: []string{"m"}, local: true, src: fakeSource{set: described("m")}},
+		}, map[string]facts.Role{"m": facts.RoleMaster, "s": ""}},
+		{"multi-node source describes only m", []*sourceRunner{
+			{name: "cmd", provides: Provides{Role: true}, nodes: []string{"m", "s"}, src: fakeSource{set: described("m")}},
+		}, map[string]facts.Role{"m": facts.RoleMaster, "s": ""}},
+		{"a source says offline", []*sourceRunner{
+			{name: "cmd", provides: Provides{Role: true}, nodes: []string{"m", "s"}, src: fakeSource{set: offline}},
+		}, map[string]facts.Role{"m": "", "s": facts.RoleOffline}},
+		{"multi-node source failed", []*sourceRunner{
+			{name: "cmd", provides: Provides{Role: true}, nodes: []string{"m", "s"}, src: fakeSource{err: errors.New("exit status 1")}},
+		}, map[string]facts.Role{"m": facts.RoleUnknown, "s": facts.RoleUnknown}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := loadCluster(t, ms)
+			c, err := New(cfg.Clusters[0], cfg.Global, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.sources = tc.runners
+			snap := c.Collect(context.Background())
+			for n, want := range tc.want {
+				got := facts.Role("")
+				if f := snap.Facts[n]; f != nil {
+					got = f.Role
+				}
+				if got != want {
+					t.Errorf("%s: role %q, want %q", n, got, want)
+				}
+			}
+		})
 	}
 }
 
@@ -317,5 +351,41 @@ func TestDRBDProcPeerIsTheOtherNode(t *testing.T) {
 	}
 	if _, ok := a.PeerUp["b"]; !ok {
 		t.Errorf("peer_up %v; want it keyed by the other node, b", a.PeerUp)
+	}
+}
+
+// A probe blip changes what the exporter observes, never the reported
+// role: it is no failover.
+func TestProbeBlipIsNoFailover(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	cfg := loadCluster(t, fmt.Sprintf(`
+clusters:
+  - name: pair
+    kind: active_standby
+    nodes:
+      - {name: a, address: 127.0.0.1}
+      - {name: b, address: 127.0.0.2}
+    services:
+      - {name: smtp, protocol: tcp, port: %d, timeout: 1s}
+`, port))
+	c, err := New(cfg.Clusters[0], cfg.Global, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reported := facts.Set{}
+	reported.Node("a").Role = facts.RoleActive
+	c.sources = []*sourceRunner{{name: "keepalived", provides: Provides{Role: true}, nodes: []string{"a"}, local: true, src: fakeSource{set: reported}}}
+	first := c.Collect(context.Background())
+	ln.Close() // the service stops answering for one collection
+	blip := c.Collect(context.Background())
+	if first.Observed["a"] != facts.ObservedServing || blip.Observed["a"] != facts.ObservedSilent {
+		t.Fatalf("observed %q then %q, want serving then silent", first.Observed["a"], blip.Observed["a"])
+	}
+	if h := blip.Roles["a"]; h.Role != facts.RoleActive || h.Changes != 0 {
+		t.Errorf("role history %+v; a probe blip must not count as a role change", h)
 	}
 }

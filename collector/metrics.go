@@ -22,7 +22,8 @@ var (
 	cn = []string{"cluster", "node"}
 
 	nodeInfoDesc       = desc("node_info", "Every configured node (always 1).", "cluster", "node", "kind", "address", "priority", "preferred")
-	nodeRoleDesc       = desc("node_role", "Operating role of the node: 1 for the current role, 0 for the others.", "cluster", "node", "role")
+	nodeRoleDesc       = desc("node_role", "Role of the node as its cluster software reports it: 1 for the current role, 0 for the others.", "cluster", "node", "role")
+	nodeObservedDesc   = desc("node_observed", "What this exporter's probes saw of the node (serving, alive, silent): 1 for the current state, 0 for the others.", "cluster", "node", "state")
 	redundancyDesc     = desc("redundancy_enabled", "1 if redundancy is switched on for the node, 0 if off.", cn...)
 	peerUpDesc         = desc("peer_up", "1 if the node sees its peer (heartbeat or sync link).", "cluster", "node", "peer")
 	syncStateDesc      = desc("sync_state", "Data sync state of the node: 1 for the current state, 0 for the others.", "cluster", "node", "state")
@@ -59,7 +60,7 @@ var (
 
 // Describe sends every descriptor a snapshot can produce.
 func Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{nodeInfoDesc, nodeRoleDesc, redundancyDesc, peerUpDesc, syncStateDesc,
+	for _, d := range []*prometheus.Desc{nodeInfoDesc, nodeRoleDesc, nodeObservedDesc, redundancyDesc, peerUpDesc, syncStateDesc,
 		syncProgressDesc, syncLagDesc, syncPendingDesc, serviceUpDesc, serviceDurDesc, serviceCertDesc, softwareDesc,
 		restartDesc, queueMsgsDesc, queueBytesDesc, queueAgeDesc, roleChangesDesc, lastRoleChangeDesc, sourceUpDesc,
 		sourceDurDesc, serviceInfoDesc, slowDesc, vServiceUpDesc, vServiceDurDesc, vServiceCert, windowOpenDesc, windowEndDesc,
@@ -147,6 +148,11 @@ func (s *Snapshot) Emit(ch chan<- prometheus.Metric) {
 			if h.LastChange > 0 {
 				gauge(lastRoleChangeDesc, h.LastChange, l...)
 			}
+		}
+	}
+	for node, obs := range s.Observed {
+		for _, st := range facts.Observations {
+			gauge(nodeObservedDesc, boolValue(obs == st), cl.Name, node, string(st))
 		}
 	}
 	for node, outcomes := range s.Services {

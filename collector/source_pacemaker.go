@@ -49,6 +49,14 @@ func (s *pacemakerSource) Collect(ctx context.Context) (facts.Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("crm_mon output: %w", err)
 	}
+	// Pacemaker speaks for every node of the cluster: a configured node it
+	// does not list is not known to be anything.
+	for _, name := range s.mapping.Nodes {
+		if _, ok := set[name]; !ok {
+			f := set.Node(name)
+			f.Role, f.RoleCause = facts.RoleUnknown, "not a node of the Pacemaker cluster"
+		}
+	}
 	for name, n := range set {
 		if n.RoleCause != "" {
 			s.env.Logger.Info("pacemaker reports", "node", name, "cause", n.RoleCause)

@@ -168,7 +168,26 @@ clusters:
           argv: [/usr/local/bin/status]
           shell: true
 `,
-			want: `test.yml:13: clusters[0].sources[0].command.shell: unknown field "shell" (allowed: argv, env, timeout)`,
+			want: `test.yml:13: clusters[0].sources[0].command.shell: unknown field "shell" (allowed: argv, env, provides, timeout)`,
+		},
+		{
+			name: "unknown fact family in provides",
+			yaml: `
+clusters:
+  - name: c1
+    kind: active_standby
+    nodes:
+      - name: a
+        address: 192.0.2.11
+      - name: b
+        address: 192.0.2.12
+    sources:
+      - type: command
+        command:
+          argv: [/usr/local/bin/status]
+          provides: [role, peer]
+`,
+			want: `test.yml:13: clusters[0].sources[0].command.provides[1]: must be role or sync, got "peer"`,
 		},
 		{
 			name: "unknown key in a source",

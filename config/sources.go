@@ -127,14 +127,25 @@ type PostfixQueueSource struct {
 	Command Command `yaml:"command"`
 }
 
+// The fact families a command or http source may declare in `provides`.
+const (
+	ProvidesRole = "role"
+	ProvidesSync = "sync"
+)
+
 // CommandSource runs an argv printing the JSON contract (DESIGN.md §4).
 type CommandSource struct {
 	Command `yaml:",inline"`
+	// Provides lists the fact families the adapter is responsible for
+	// (role, sync); nil means both. A failed source leaves them unknown.
+	Provides []string `yaml:"provides"`
 }
 
 // HTTPSource fetches the JSON contract (DESIGN.md §4) from a URL.
 type HTTPSource struct {
-	URL          string         `yaml:"url"`
+	URL string `yaml:"url"`
+	// Provides: as for CommandSource.
+	Provides     []string       `yaml:"provides"`
 	Timeout      model.Duration `yaml:"timeout"`
 	Username     string         `yaml:"username"`
 	PasswordFile string         `yaml:"password_file"`

@@ -368,6 +368,7 @@ func (s *Source) validate(v *validator, p string, cl *Cluster) {
 			v.errorf(p+".command.argv", "required")
 		} else {
 			cmd("command", &s.Command.Command, true)
+			validateProvides(v, p+".command.provides", s.Command.Provides)
 		}
 	case "http":
 		if s.HTTP == nil {
@@ -376,6 +377,9 @@ func (s *Source) validate(v *validator, p string, cl *Cluster) {
 			v.errorf(p+".http.url", "must be an http:// or https:// URL, got %q", s.HTTP.URL)
 		} else if u.User != nil {
 			v.errorf(p+".http.url", "must not contain credentials; use username and password_file")
+		}
+		if s.HTTP != nil {
+			validateProvides(v, p+".http.provides", s.HTTP.Provides)
 		}
 	case "version":
 		if s.Version == nil {
@@ -407,6 +411,19 @@ func (s *Source) validate(v *validator, p string, cl *Cluster) {
 		if cl.Kind != KindMasterSlave {
 			v.errorf(p+".type", "mfilter sources belong to master_slave clusters")
 		}
+	}
+}
+
+// validateProvides checks the fact families a JSON adapter declares.
+func validateProvides(v *validator, p string, list []string) {
+	seen := map[string]bool{}
+	for i, f := range list {
+		if f != ProvidesRole && f != ProvidesSync {
+			v.errorf(fmt.Sprintf("%s[%d]", p, i), "must be %s or %s, got %q", ProvidesRole, ProvidesSync, f)
+		} else if seen[f] {
+			v.errorf(fmt.Sprintf("%s[%d]", p, i), "%q is listed twice", f)
+		}
+		seen[f] = true
 	}
 }
 

@@ -314,11 +314,11 @@ func alert(name, state string, extra ...string) string {
 }
 
 // rolesAre waits until the given node is the only one with role active and the
-// other is standby, reduced over every exporter (max by node, role).
+// other is standby, by the rules' resolved role (mailcluster:node_role:resolved).
 func rolesAre(t *testing.T, max time.Duration, active, standby string) time.Duration {
 	t.Helper()
 	_, d := waitFor(t, fmt.Sprintf("roles %s active / %s standby", active, standby), max,
-		`max by(node, role)(mailcluster_node_role{cluster="e2e"}) == 1`,
+		`mailcluster:node_role:resolved{cluster="e2e"} == 1`,
 		func(v Vector) bool {
 			got := map[string][]string{}
 			for _, s := range v {
@@ -437,6 +437,12 @@ func ensureSteady(t *testing.T) {
 		ops(t, "repl", "unblock", n)
 	}
 	ops(t, "vrrp", "restore")
+	ops(t, "partition", "restore", nodeA)
+	for _, who := range []string{nodeA, nodeB, "client"} {
+		if !running("exporter-" + who) {
+			ops(t, "exporter", "start", who)
+		}
+	}
 	for _, n := range []string{nodeA, nodeB} {
 		if !running("dovecot-" + n) {
 			ops(t, "dovecot", "start", n)

@@ -20,7 +20,8 @@ import (
 // the alerts keep their shipped `for:`. Where a `for:` is long (2m, 5m) the
 // scenario asserts the alert is pending (ALERTS{alertstate="pending"}) and
 // says so; it waits for firing only for MailclusterSplitBrain (1m) and
-// MailclusterPeerDown (2m, to see a critical alert reach Alertmanager).
+// MailclusterPeerDown (2m, to see a critical alert reach Alertmanager) and
+// MailclusterExporterDown (5m, the partitioned exporter).
 func TestE2E(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("the e2e scenarios need root (network namespaces); run them with e2e/run.sh or make e2e")
@@ -36,6 +37,11 @@ func TestE2E(t *testing.T) {
 	scenario(t, "5_split_brain", testSplitBrain)
 	scenario(t, "6_update_procedure", testUpdateProcedure)
 	scenario(t, "7_dashboards", testDashboards)
+	scenario(t, "8_keepalived_killed", testKeepalivedKilled)
+	scenario(t, "9_keepalived_stopped_window", testKeepalivedStoppedInWindow)
+	scenario(t, "10_monitor_partitioned", testMonitorPartitioned)
+	scenario(t, "11_standby_serving", testStandbyServing)
+	scenario(t, "12_node_exporter_stopped", testNodeExporterStopped)
 	var b strings.Builder
 	for _, d := range durations {
 		fmt.Fprintf(&b, "\n  %-22s %-4s %6.1fs", d.name, map[bool]string{true: "PASS", false: "FAIL"}[d.ok], d.d.Seconds())
@@ -52,16 +58,18 @@ func testSteadyState(t *testing.T) {
 	waitValue(t, "redundancy green", 10*time.Second, redundancyCode, 1)
 	waitFor(t, "no redundancy reason", 10*time.Second, reasons, empty)
 	rolesAre(t, 10*time.Second, nodeA, nodeB)
-	// the agentless exporter on its own (role source `service`) agrees
-	waitFor(t, "agentless: node-a active, node-b standby", 10*time.Second,
-		`mailcluster_node_role{cluster="e2e",exporter="agentless"} == 1`,
+	// the agentless exporter only observes: node-a serving, node-b alive
+	// (its doveadm port answers); it reports no role
+	waitFor(t, "agentless: node-a serving, node-b alive", 10*time.Second,
+		`mailcluster_node_observed{cluster="e2e",exporter="agentless"} == 1`,
 		func(v Vector) bool {
 			m := map[string]string{}
 			for _, s := range v {
-				m[s.Metric["node"]] = s.Metric["role"]
+				m[s.Metric["node"]] = s.Metric["state"]
 			}
-			return len(v) == 2 && m[nodeA] == "active" && m[nodeB] == "standby"
+			return len(v) == 2 && m[nodeA] == "serving" && m[nodeB] == "alive"
 		})
+	waitFor(t, "agentless: no reported role", 5*time.Second, `mailcluster_node_role{cluster="e2e",exporter="agentless"}`, empty)
 	for _, svc := range []string{"smtp", "imap", "pop3"} {
 		waitValue(t, "service green on node-a: "+svc, 10*time.Second, serviceStatus(nodeA, svc), 1)
 		waitValue(t, "service gray on node-b (standby's services stopped): "+svc, 10*time.Second, serviceStatus(nodeB, svc), 0)
@@ -218,13 +226,6 @@ func testSyncBroken(t *testing.T) {
 // 4. Service down: Postfix stopped on the active node → smtp red on node-a
 // and through the VIP, cluster red; MailclusterVirtualServiceDown and
 // MailclusterServiceDownOnServingNode (`for: 2m`) asserted pending.
-// Standby serving: node-b's Dovecot IMAP/POP3 listeners opened → imap/pop3
-// yellow (2) on node-b; the wall tile stays green (it counts only nodes that
-// should serve). Postfix started on the standby too → the agentless `service`
-// role source (primary service smtp) sees two serving nodes and calls both
-// active (DESIGN: "several serving nodes are all active; the rules call that
-// split brain"): reason split_brain, and node-b's smtp is then green, not
-// yellow — asserted as observed.
 func testServiceDown(t *testing.T) {
 	ops(t, "postfix", "stop", nodeA)
 	_, d := waitFor(t, "smtp red on node-a", 15*time.Second, serviceStatus(nodeA, "smtp"), one(3))
@@ -240,28 +241,6 @@ func testServiceDown(t *testing.T) {
 	waitValue(t, "smtp green again on node-a", 20*time.Second, serviceStatus(nodeA, "smtp"), 1)
 	waitValue(t, "cluster green again", 20*time.Second, statusCode, 1)
 	waitFor(t, "MailclusterVirtualServiceDown gone", 20*time.Second, `ALERTS{alertname="MailclusterVirtualServiceDown",cluster="e2e"}`, empty)
-
-	// standby serving IMAP/POP3
-	ops(t, "listeners", "open", nodeB)
-	for _, svc := range []string{"imap", "pop3"} {
-		waitValue(t, svc+" yellow on the standby node-b", 15*time.Second, serviceStatus(nodeB, svc), 2)
-	}
-	waitValue(t, "smtp still gray on node-b", 5*time.Second, serviceStatus(nodeB, "smtp"), 0)
-	rolesAre(t, 5*time.Second, nodeA, nodeB)
-	waitValue(t, "wall tile stays green (standby services do not colour it)", 5*time.Second, statusCode, 1)
-	waitFor(t, "MailclusterServiceRunningOnStandby pending (for: 15m)", 20*time.Second,
-		alert("MailclusterServiceRunningOnStandby", "pending", `node="node-b"`), nonEmpty)
-
-	// standby serving SMTP too: the agentless role source calls it active
-	ops(t, "postfix", "start", nodeB)
-	v, d := waitFor(t, "agentless: node-b active (serves the primary service smtp)", 15*time.Second,
-		`mailcluster_node_role{cluster="e2e",exporter="agentless",node="node-b",role="active"}`, one(1))
-	t.Logf("agentless calls node-b active %s after its Postfix started: %s", d.Round(100*time.Millisecond), v)
-	waitFor(t, "reason split_brain (two nodes active)", 15*time.Second, reasons, reasonsInclude("split_brain"))
-	waitValue(t, "node-b smtp green: it now counts as serving", 10*time.Second, serviceStatus(nodeB, "smtp"), 1)
-	ops(t, "postfix", "stop", nodeB)
-	ops(t, "listeners", "close", nodeB)
-	waitValue(t, "green after the standby's services stopped", 30*time.Second, statusCode, 1)
 }
 
 // 5. Split brain: VRRP dropped on both nodes → both MASTER, the VIP on both,
@@ -429,4 +408,178 @@ func saveMessage(t *testing.T, node string) string {
 		t.Fatalf("doveadm save on %s: %v", node, err)
 	}
 	return id
+}
+
+// holds polls expr every 2 s for d and fails at the first poll where cond
+// is false: a state that must not appear even briefly (no green wall, no
+// no_active) while a fault lasts.
+func holds(t *testing.T, what string, d time.Duration, expr string, cond func(Vector) bool) {
+	t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(2 * time.Second) {
+		v, err := query(expr)
+		if err != nil {
+			t.Fatalf("%s: %s: %v", what, expr, err)
+		}
+		if !cond(v) {
+			t.Fatalf("%s: broken: %s = %s", what, expr, v)
+		}
+	}
+}
+
+func reasonsExclude(bad ...string) func(Vector) bool {
+	return func(v Vector) bool {
+		for _, s := range v {
+			for _, b := range bad {
+				if s.Metric["reason"] == b {
+					return false
+				}
+			}
+		}
+		return true
+	}
+}
+
+// 8. keepalived killed (SIGKILL) on the active node: no STOP notification,
+// the VIP stays on node-a, node-b stops hearing adverts and becomes MASTER:
+// the VIP is on both nodes. A real split brain: red with reason
+// split_brain, never the gray of a switched-off redundancy; the crashed
+// node gets no redundancy_enabled at all; MailclusterSplitBrain fires and
+// reaches Alertmanager. Restored by starting node-a's keepalived.
+func testKeepalivedKilled(t *testing.T) {
+	ops(t, "keepalived", "kill", nodeA)
+	t.Cleanup(func() { _ = opsTry("keepalived", "start", nodeA) })
+	waitOps(t, "VIP on node-b too", 20*time.Second, "wait-vip", nodeB, "1")
+	if out := ops(t, "vip"); out != nodeA+" "+nodeB {
+		t.Fatalf("VIP holders after the kill: %q, want both nodes", out)
+	}
+	v, d := waitFor(t, "reason split_brain", 20*time.Second, reasons, reasonsInclude("split_brain"))
+	t.Logf("split_brain %s after node-b took the VIP: %s", d.Round(100*time.Millisecond), v)
+	waitValue(t, "redundancy red, not gray", 10*time.Second, redundancyCode, 3)
+	waitValue(t, "wall red, not gray", 10*time.Second, statusCode, 3)
+	waitFor(t, "no redundancy_enabled from the crashed node-a", 10*time.Second,
+		`mailcluster_redundancy_enabled{cluster="e2e",node="node-a"}`, empty)
+	holds(t, "never gray while the VIP is on both", 10*time.Second, statusCode, one(3))
+	_, d = waitFor(t, "MailclusterSplitBrain firing (for: 1m)", 90*time.Second, alert("MailclusterSplitBrain", "firing"), nonEmpty)
+	t.Logf("MailclusterSplitBrain firing after %s more", d.Round(100*time.Millisecond))
+	t.Logf("MailclusterSplitBrain in Alertmanager after %s more", waitAM(t, "MailclusterSplitBrain", 30*time.Second).Round(100*time.Millisecond))
+
+	ops(t, "keepalived", "start", nodeA)
+	ops(t, "wait-vip", nodeA, "15")
+	rolesAre(t, 30*time.Second, nodeA, nodeB)
+	waitValue(t, "green after keepalived restarted", 60*time.Second, statusCode, 1)
+}
+
+// 9. keepalived stopped gracefully on the active node inside an update
+// window: the notify script records STOP, node-b takes the VIP. Redundancy
+// is switched off on purpose: reason disabled only, gray redundancy and a
+// gray wall, and no critical alert.
+func testKeepalivedStoppedInWindow(t *testing.T) {
+	window(t, "open", "--cluster=e2e", "--for=30m", "--reason=e2e keepalived stop")
+	t.Cleanup(func() {
+		_, _ = run(20*time.Second, "", exporterBin, "window", "close", "--cluster=e2e",
+			"--config.file="+clientCfg, "--windows.file="+windowsFile)
+	})
+	waitValue(t, "window open", 15*time.Second, windowOpen, 1)
+	ops(t, "keepalived", "stop", nodeA)
+	ops(t, "wait-vip", nodeB, "10")
+	if st := ops(t, "state", nodeA); !strings.Contains(st, " STOP ") {
+		t.Fatalf("node-a's notify state after a graceful stop: %q, want STOP", st)
+	}
+	rolesAre(t, 20*time.Second, nodeB, nodeA)
+	waitFor(t, "only reason disabled", 20*time.Second, reasons, reasonsAre("disabled"))
+	waitValue(t, "redundancy gray", 10*time.Second, redundancyCode, 0)
+	waitValue(t, "wall gray", 10*time.Second, statusCode, 0)
+	noCriticalFiring(t, "keepalived stopped in the window")
+
+	ops(t, "keepalived", "start", nodeA)
+	ops(t, "wait-vip", nodeA, "15")
+	rolesAre(t, 30*time.Second, nodeA, nodeB)
+}
+
+// 10. The monitoring host (client namespace: Prometheus, the agentless
+// exporter) loses its route to node-a's own address (nft drop), while
+// node-a is fine. node-a's exporter cannot be scraped and the agentless
+// exporter finds node-a silent, but node-b's exporter still sees it
+// serving: node-a stays active (never no_active, never offline), mail is
+// green through the VIP and delivered, and MailclusterExporterDown fires
+// for the unreachable exporter. node-a's own facts vanished: the wall is
+// red (unknown), not green.
+func testMonitorPartitioned(t *testing.T) {
+	ops(t, "partition", "cut", nodeA)
+	t.Cleanup(func() { _ = opsTry("partition", "restore", nodeA) })
+	exporterA := `up{job="mailcluster",instance="10.213.47.11:19025"}`
+	_, d := waitFor(t, "node-a's exporter unreachable", 30*time.Second, exporterA, one(0))
+	t.Logf("node-a's exporter down in Prometheus after %s", d.Round(100*time.Millisecond))
+	waitFor(t, "agentless finds node-a silent", 30*time.Second,
+		`mailcluster_node_observed{cluster="e2e",exporter="agentless",node="node-a",state="silent"}`, one(1))
+	waitFor(t, "node-b's exporter still sees node-a serving", 10*time.Second,
+		`mailcluster_node_observed{cluster="e2e",node="node-a",state="serving"} == 1`, nonEmpty)
+	waitValue(t, "node-a active in the rules", 15*time.Second, `mailcluster:node_active:bool{cluster="e2e",node="node-a"}`, 1)
+	waitFor(t, "reason unknown (node-a's facts vanished)", 20*time.Second, reasons, reasonsInclude("unknown"))
+	holds(t, "never no_active or peer_down", 20*time.Second, reasons, reasonsExclude("no_active", "peer_down", "split_brain"))
+	for _, svc := range []string{"smtp", "imap", "pop3"} {
+		waitValue(t, "virtual service green: "+svc, 10*time.Second, virtualStatus(svc), 1)
+	}
+	id := ops(t, "deliver", vip)
+	waitOps(t, "message delivered on node-a through the VIP", 20*time.Second, "has-message", nodeA, id)
+	waitFor(t, "MailclusterNoActiveNode never pending", 5*time.Second, `ALERTS{alertname="MailclusterNoActiveNode",cluster="e2e"}`, empty)
+	waitFor(t, "MailclusterExporterDown pending", 20*time.Second,
+		`ALERTS{alertname="MailclusterExporterDown",alertstate="pending",instance="10.213.47.11:19025"}`, nonEmpty)
+	_, d = waitFor(t, "MailclusterExporterDown firing (for: 5m)", 6*time.Minute,
+		`ALERTS{alertname="MailclusterExporterDown",alertstate="firing",instance="10.213.47.11:19025"}`, nonEmpty)
+	t.Logf("MailclusterExporterDown firing after %s more", d.Round(100*time.Millisecond))
+	t.Logf("MailclusterExporterDown in Alertmanager after %s more", waitAM(t, "MailclusterExporterDown", 30*time.Second).Round(100*time.Millisecond))
+	holds(t, "still never no_active", 4*time.Second, reasons, reasonsExclude("no_active", "peer_down"))
+
+	ops(t, "partition", "restore", nodeA)
+	waitValue(t, "green after the partition healed", 60*time.Second, statusCode, 1)
+}
+
+// 11. Standby serving: node-b's Dovecot IMAP/POP3 listeners opened while
+// both node exporters report node-b BACKUP → imap/pop3 yellow on node-b and
+// a yellow wall; no split brain. Postfix started on node-b too: the probes
+// now find node-b serving, but a probe's observation never outranks
+// keepalived's BACKUP: still no split brain, smtp yellow on node-b.
+func testStandbyServing(t *testing.T) {
+	ops(t, "listeners", "open", nodeB)
+	t.Cleanup(func() { _ = opsTry("listeners", "close", nodeB); _ = opsTry("postfix", "stop", nodeB) })
+	for _, svc := range []string{"imap", "pop3"} {
+		waitValue(t, svc+" yellow on the standby node-b", 15*time.Second, serviceStatus(nodeB, svc), 2)
+	}
+	waitValue(t, "smtp still gray on node-b", 5*time.Second, serviceStatus(nodeB, "smtp"), 0)
+	rolesAre(t, 5*time.Second, nodeA, nodeB)
+	waitValue(t, "wall yellow (standby serving)", 10*time.Second, statusCode, 2)
+	waitFor(t, "MailclusterServiceRunningOnStandby pending (for: 15m)", 20*time.Second,
+		alert("MailclusterServiceRunningOnStandby", "pending", `node="node-b"`), nonEmpty)
+
+	ops(t, "postfix", "start", nodeB)
+	v, d := waitFor(t, "agentless observes node-b serving (primary service smtp)", 15*time.Second,
+		`mailcluster_node_observed{cluster="e2e",exporter="agentless",node="node-b",state="serving"}`, one(1))
+	t.Logf("agentless observes node-b serving %s after its Postfix started: %s", d.Round(100*time.Millisecond), v)
+	waitValue(t, "node-b smtp yellow", 10*time.Second, serviceStatus(nodeB, "smtp"), 2)
+	holds(t, "no split brain while keepalived says BACKUP", 15*time.Second, reasons, reasonsExclude("split_brain"))
+	rolesAre(t, 5*time.Second, nodeA, nodeB)
+	waitFor(t, "no MailclusterSplitBrain", 5*time.Second, `ALERTS{alertname="MailclusterSplitBrain",cluster="e2e"}`, empty)
+	ops(t, "postfix", "stop", nodeB)
+	ops(t, "listeners", "close", nodeB)
+	waitValue(t, "green after the standby's services stopped", 30*time.Second, statusCode, 1)
+}
+
+// 12. node-b's exporter stopped (node-b itself is fine). Its facts (role,
+// sync, peer) are marked stale at the failed scrape: the wall must not
+// stay green while they are missing. Red with reason unknown within a few
+// scrape intervals, never green until the exporter is back.
+func testNodeExporterStopped(t *testing.T) {
+	ops(t, "exporter", "stop", nodeB)
+	t.Cleanup(func() { _ = opsTry("exporter", "start", nodeB) })
+	_, d := waitFor(t, "reason unknown", 20*time.Second, reasons, reasonsInclude("unknown"))
+	t.Logf("unknown %s after node-b's exporter stopped", d.Round(100*time.Millisecond))
+	waitValue(t, "wall red", 10*time.Second, statusCode, 3)
+	holds(t, "no green wall while node-b's facts are missing", 30*time.Second, statusCode,
+		func(v Vector) bool { return len(v) == 1 && v[0].Value != 1 })
+	waitFor(t, "node-b's vanished facts listed", 5*time.Second,
+		`mailcluster:node_facts:vanished{cluster="e2e",node="node-b"}`, nonEmpty)
+
+	ops(t, "exporter", "start", nodeB)
+	waitValue(t, "green with node-b's exporter back", 60*time.Second, statusCode, 1)
 }

@@ -175,7 +175,10 @@ func TestDeadlineWithBlackHoledNodes(t *testing.T) {
 		`mailcluster_service_up{cluster="silent",node="a",service="smtp"} 0`,
 		`mailcluster_service_up{cluster="silent",node="b",service="pop3"} 0`,
 		`mailcluster_virtual_service_up{cluster="silent",service="imap"} 0`,
-		`mailcluster_node_role{cluster="silent",node="a",role="offline"} 1`,
+		// accepted, never greeted: the host answered, so it is alive
+		`mailcluster_node_observed{cluster="silent",node="a",state="alive"} 1`,
+		// the command source failed: the roles it is responsible for are unknown
+		`mailcluster_node_role{cluster="silent",node="a",role="unknown"} 1`,
 		`mailcluster_source_up{cluster="silent",node="a",source="command"} 0`,
 		`mailcluster_update_window_open{cluster="silent"} 0`,
 	} {

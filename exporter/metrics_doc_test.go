@@ -49,6 +49,7 @@ clusters:
 		Facts:    set,
 		Services: map[string][]collector.ProbeOutcome{"a": {{Service: svc, Result: res}}, "b": {{Service: svc, Result: down}}},
 		Virtual:  []collector.ProbeOutcome{{Service: svc, Result: down}},
+		Observed: map[string]facts.Observation{"a": facts.ObservedServing},
 		Sources:  []collector.SourceStatus{{Name: "command", Node: "a", Up: true, Duration: time.Millisecond}},
 		Roles:    map[string]collector.RoleHistory{"a": {Role: facts.RoleActive, Changes: 1, LastChange: 1.7e9}},
 		Window:   collector.WindowState{Open: true, End: time.Unix(2e9, 0)},

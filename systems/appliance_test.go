@@ -22,6 +22,11 @@ const (
 )
 
 func applianceConfig(t *testing.T, adapterOutput string) string {
+	return applianceConfigArgv(stripArgv(abs(t, "testdata/"+adapterOutput)))
+}
+
+// applianceConfigArgv is the configuration with the adapter's argv (YAML).
+func applianceConfigArgv(adapterArgv string) string {
 	return fmt.Sprintf(`
 global:
   probe_timeout: 2s
@@ -45,8 +50,7 @@ clusters:
         name: activemonitor
         command:
           argv: %s
-`, apVIP, apPrimary, apSecondary, apSMTPPort, apPOPPort, apAdminPort,
-		stripArgv(abs(t, "testdata/"+adapterOutput)))
+`, apVIP, apPrimary, apSecondary, apSMTPPort, apPOPPort, apAdminPort, adapterArgv)
 }
 
 // appliance starts one box: its admin port when powered on, and SMTP/POP
@@ -73,10 +77,10 @@ func TestAppliancePair(t *testing.T) {
 	}
 	roles := func(primary, secondary string) check {
 		return check{
-			Expr: `max by(cluster, node, role)(mailcluster_node_role{cluster="redmail"} == 1)`,
+			Expr: `mailcluster:node_role:resolved{cluster="redmail"} == 1`,
 			Want: []wantSample{
-				{Labels: fmt.Sprintf(`{cluster="redmail",node="primary",role=%q}`, primary), Value: 1},
-				{Labels: fmt.Sprintf(`{cluster="redmail",node="secondary",role=%q}`, secondary), Value: 1},
+				{Labels: fmt.Sprintf(`mailcluster:node_role:resolved{cluster="redmail",node="primary",role=%q}`, primary), Value: 1},
+				{Labels: fmt.Sprintf(`mailcluster:node_role:resolved{cluster="redmail",node="secondary",role=%q}`, secondary), Value: 1},
 			}}
 	}
 

@@ -145,7 +145,8 @@ func TestClusterpro(t *testing.T) {
 			Cluster: "expressmail", Status: 3, Redundancy: 3, Reasons: []string{"peer_down"},
 			// mail1 is offline: it reports no redundancy fact, so the only
 			// report (mail2: Online, not suspended) makes redundancy_enabled 1.
-			Gates: gates("redundancy_enabled", "services_running", "restart_flag_clear"),
+			// Shared disk, no sync source: sync_complete holds vacuously.
+			Gates: gates("redundancy_enabled", "sync_complete", "services_running", "restart_flag_clear"),
 			Extra: []check{{
 				Expr: `max by(cluster, node)(mailcluster_node_role{cluster="expressmail",role="offline"})`,
 				Want: []wantSample{

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 
 	"github.com/mailcluster/mailcluster_exporter/collector"
 	"github.com/mailcluster/mailcluster_exporter/config"
@@ -130,6 +131,7 @@ func collect(t *testing.T, run exporterRun) []sample {
 		t.Fatalf("configuration of %s: %v\n%s", run.Instance, err, run.Config)
 	}
 	reg := prometheus.NewRegistry()
+	reg.MustRegister(versioncollector.NewCollector("mailcluster_exporter")) // as the exporter does
 	for _, c := range cfg.Clusters {
 		cl, err := collector.New(c, cfg.Global, collector.Options{LocalNode: run.Local})
 		if err != nil {
@@ -197,7 +199,7 @@ type expectation struct {
 	Status     int            // mailcluster:status:code
 	Redundancy int            // mailcluster:redundancy_status:code
 	Reasons    []string       // every mailcluster:redundancy_status:reason that holds, no other
-	Gates      map[string]int // all nine gates
+	Gates      map[string]int // all nine gates (nil: not checked; timeline phases only)
 	Extra      []check
 }
 
@@ -215,6 +217,9 @@ func (e expectation) checks(t *testing.T) []check {
 		reasons.Want = append(reasons.Want, wantSample{Labels: fmt.Sprintf(`mailcluster:redundancy_status:reason{cluster=%q,reason=%q}`, cl, r), Value: 1})
 	}
 	out = append(out, reasons)
+	if e.Gates == nil { // a timeline phase that checks no gates
+		return append(out, e.Extra...)
+	}
 	if len(e.Gates) != len(gateOrder) {
 		t.Fatalf("expectation for %s lists %d gates, want all %d", cl, len(e.Gates), len(gateOrder))
 	}
@@ -292,7 +297,6 @@ func promtool(t *testing.T) string {
 // output and the metrics when the rules disagree.
 func verify(t *testing.T, samples []sample, exp expectation) {
 	t.Helper()
-	tool := promtool(t)
 	seen := map[string]bool{}
 	var series []inputSeries
 	for _, s := range samples {
@@ -313,6 +317,15 @@ func verify(t *testing.T, samples []sample, exp expectation) {
 		}
 		test.PromQLExprTest = append(test.PromQLExprTest, promqlExprTst{Expr: c.Expr, EvalTime: evalTime, ExpSamples: want})
 	}
+	runPromtool(t, test)
+}
+
+// runPromtool writes one rule test into a promtool file in t.TempDir(),
+// runs `promtool test rules` with the bundled rules, and fails with
+// promtool's output and the input series when the rules disagree.
+func runPromtool(t *testing.T, test ruleTest) {
+	t.Helper()
+	tool := promtool(t)
 	file := ruleTestFile{
 		RuleFiles:          []string{abs(t, rulesFile), abs(t, alertsFile)},
 		EvaluationInterval: "1m",
@@ -330,7 +343,7 @@ func verify(t *testing.T, samples []sample, exp expectation) {
 	out, err := exec.Command(tool, "test", "rules", path).CombinedOutput()
 	if err != nil {
 		var metrics strings.Builder
-		for _, s := range series {
+		for _, s := range test.InputSeries {
 			fmt.Fprintf(&metrics, "  %s %s\n", s.Series, s.Values)
 		}
 		t.Fatalf("promtool test rules %s: %v\n%s\nmetrics gathered:\n%s", path, err, out, metrics.String())
@@ -368,3 +381,116 @@ var (
 	fakeIMAP = testmail.IMAP
 	fakeTCP  = testmail.TCP
 )
+
+// ---------------------------------------------------------------------
+// Timelines: a deployment whose inputs change while Prometheus scrapes it.
+// ---------------------------------------------------------------------
+
+// phase is one stretch of a timeline. Start sets up the inputs of the
+// phase (listeners, files, processes; bound to the subtest it is given, so
+// they end with the phase) and returns the exporters Prometheus can scrape
+// during it. An exporter of the timeline missing from a phase is down: its
+// `up` series is 0 and its series are marked stale, as Prometheus records
+// a failed scrape (a series an exporter stops exporting is marked stale
+// too). The samples gathered
+// once per phase are held for Minutes one-minute samples, and Expect is
+// evaluated at the phase's last minute.
+type phase struct {
+	Name    string
+	Minutes int
+	Start   func(t *testing.T) []exporterRun
+	Expect  expectation
+}
+
+// timeline runs the phases in order and verifies every phase's expectation
+// in one promtool test, so the rules see the history (ranges, `for:`).
+func timeline(t *testing.T, phases ...phase) {
+	t.Helper()
+	type point struct {
+		present bool
+		value   float64
+	}
+	var (
+		order  []string
+		values = map[string][]point{} // series → one point per phase
+		known  = map[string]bool{}    // instances seen in any phase
+		up     = make([]map[string]bool, len(phases))
+	)
+	for i, p := range phases {
+		if p.Minutes < 1 {
+			t.Fatalf("phase %s: Minutes must be at least 1", p.Name)
+		}
+		var samples []sample
+		up[i] = map[string]bool{}
+		t.Run(p.Name, func(t *testing.T) {
+			for _, r := range p.Start(t) {
+				up[i][r.Instance] = true
+				known[r.Instance] = true
+				samples = append(samples, collect(t, r)...)
+			}
+		})
+		if t.Failed() {
+			t.FailNow()
+		}
+		for _, s := range samples {
+			key := s.String()
+			pts, ok := values[key]
+			if !ok {
+				order = append(order, key)
+				pts = make([]point, len(phases))
+			}
+			if pts[i].present {
+				t.Fatalf("phase %s: series exported twice by one instance: %s", p.Name, key)
+			}
+			pts[i] = point{true, s.Value}
+			values[key] = pts
+		}
+	}
+	// Prometheus' own up series for every exporter of the timeline.
+	for inst := range known {
+		key := sample{Name: "up", Labels: map[string]string{"instance": inst, "job": "mailcluster"}}.String()
+		pts := make([]point, len(phases))
+		for i := range phases {
+			pts[i] = point{true, 0}
+			if up[i][inst] {
+				pts[i].value = 1
+			}
+		}
+		order = append(order, key)
+		values[key] = pts
+	}
+	sort.Strings(order)
+	test := ruleTest{Name: t.Name(), Interval: "1m"}
+	for _, key := range order {
+		var tokens []string
+		for i, p := range phases {
+			pt := values[key][i]
+			for m := 0; m < p.Minutes; m++ {
+				switch {
+				case pt.present:
+					tokens = append(tokens, strconv.FormatFloat(pt.value, 'g', -1, 64))
+				case m == 0 && i > 0 && values[key][i-1].present:
+					// Prometheus marks a series stale at the first scrape that
+					// lacks it, or fails.
+					tokens = append(tokens, "stale")
+				default:
+					tokens = append(tokens, "_")
+				}
+			}
+		}
+		test.InputSeries = append(test.InputSeries, inputSeries{Series: key, Values: strings.Join(tokens, " ")})
+	}
+	end := 0
+	for _, p := range phases {
+		end += p.Minutes
+		at := fmt.Sprintf("%dm", end-1)
+		for _, c := range p.Expect.checks(t) {
+			want := c.Want
+			if want == nil {
+				want = []wantSample{}
+			}
+			test.PromQLExprTest = append(test.PromQLExprTest, promqlExprTst{Expr: c.Expr, EvalTime: at, ExpSamples: want})
+		}
+	}
+	runPromtool(t, test)
+}

@@ -165,7 +165,8 @@ func TestSolarisCluster(t *testing.T) {
 			stripArgv(abs(t, "testdata/clrs-status-mail-rg-offline.txt")))
 		scenario(t, expectation{
 			Cluster: "messaging", Status: 0, Redundancy: 0, Reasons: []string{"disabled", "no_active"},
-			Gates: gates("services_stopped", "redundancy_disabled", "restart_flag_clear"),
+			// Shared storage, no sync source: sync_complete holds vacuously.
+			Gates: gates("services_stopped", "redundancy_disabled", "sync_complete", "restart_flag_clear"),
 			Extra: []check{{
 				Expr: `mailcluster:virtual_service_status:code{cluster="messaging"}`,
 				Want: []wantSample{

@@ -21,6 +21,21 @@ const (
 // Roles lists every role in exposition order.
 var Roles = []Role{RoleActive, RoleStandby, RoleMaster, RoleSlave, RoleOffline, RoleUnknown}
 
+// Observation is what one exporter's probes saw of a node
+// (mailcluster_node_observed{state}). It is not a role: the rules turn
+// observations into a role only where no reported role exists.
+type Observation string
+
+// The observed states of DESIGN.md §3, in exposition order.
+const (
+	ObservedServing Observation = "serving" // the primary service answers on the node's own address
+	ObservedAlive   Observation = "alive"   // it does not, but something on the node answers
+	ObservedSilent  Observation = "silent"  // nothing answers
+)
+
+// Observations lists every observed state in exposition order.
+var Observations = []Observation{ObservedServing, ObservedAlive, ObservedSilent}
+
 // SyncState is the data replication state (mailcluster_sync_state{state}).
 type SyncState string
 
@@ -107,9 +122,12 @@ func (s Set) Names() []string {
 	return names
 }
 
-// Merge adds src into dst. A field already set in dst is kept (sources
-// earlier in the configuration take precedence), except the sync state,
-// where the worse state wins, and maps, which are merged key by key.
+// Merge adds src into dst the way the rules combine exporters: a known
+// role beats unknown (else the earlier source's role is kept); the worse
+// sync state wins; a peer seen down by any source is down; redundancy
+// switched off by any source is off. Other fields already set in dst are
+// kept (sources earlier in the configuration take precedence), and maps
+// are merged key by key.
 func (n *Node) Merge(src *Node) {
 	if src == nil {
 		return
@@ -123,7 +141,7 @@ func (n *Node) Merge(src *Node) {
 	if n.RoleCause == "" {
 		n.RoleCause = src.RoleCause
 	}
-	if n.RedundancyEnabled == nil {
+	if n.RedundancyEnabled == nil || src.RedundancyEnabled != nil && !*src.RedundancyEnabled {
 		n.RedundancyEnabled = src.RedundancyEnabled
 	}
 	n.SyncState = WorseSync(n.SyncState, src.SyncState)
@@ -146,7 +164,7 @@ func (n *Node) Merge(src *Node) {
 		if n.PeerUp == nil {
 			n.PeerUp = map[string]bool{}
 		}
-		if _, ok := n.PeerUp[k]; !ok {
+		if up, ok := n.PeerUp[k]; !ok || up {
 			n.PeerUp[k] = v
 		}
 	}

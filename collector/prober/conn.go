@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,6 +49,9 @@ func dial(ctx context.Context, network, address string) (net.Conn, error) {
 	if err != nil {
 		return nil, fail(dialReason(err), fmt.Errorf("dial: %w", err))
 	}
+	if strings.HasPrefix(network, "tcp") {
+		markAnswered(ctx) // the server accepted the connection
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		if err := c.SetDeadline(dl); err != nil {
 			c.Close()
@@ -59,6 +63,17 @@ func dial(ctx context.Context, network, address string) (net.Conn, error) {
 		_ = c.SetDeadline(time.Unix(1, 0))
 	})
 	return &guardedConn{Conn: c, stop: stop}, nil
+}
+
+// answeredKey carries, in a probe's context, the flag that the shared
+// connection code sets once the server has answered (see Result.Answered).
+type answeredKey struct{}
+
+// markAnswered records in ctx's probe that the server answered.
+func markAnswered(ctx context.Context) {
+	if a, ok := ctx.Value(answeredKey{}).(*atomic.Bool); ok {
+		a.Store(true)
+	}
 }
 
 // tlsMode normalises and checks t.TLS.

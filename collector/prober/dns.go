@@ -87,5 +87,6 @@ func dnsExchange(ctx context.Context, network, address string, m *dns.Msg) (*dns
 	if err != nil {
 		return nil, err
 	}
+	markAnswered(ctx) // a reply arrived, whatever its rcode
 	return resp, nil
 }

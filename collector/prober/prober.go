@@ -18,6 +18,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -96,6 +97,10 @@ type Result struct {
 	Version string
 	// Reason classifies Err ("" when Up).
 	Reason Reason
+	// Answered is true when the server answered at all: the TCP connection
+	// was accepted (or, over UDP, a reply arrived), even if the dialogue
+	// then failed. A failed probe that answered shows the host is alive.
+	Answered bool
 	// Err says why the probe failed (nil when Up).
 	Err error
 }
@@ -159,10 +164,13 @@ func run(name string, d dialogue) Prober {
 			ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
 			defer cancel()
 		}
+		var answered atomic.Bool
+		ctx = context.WithValue(ctx, answeredKey{}, &answered)
 		var r Result
 		err := d(ctx, t, &r)
 		r.Duration = time.Since(start)
 		r.Up = err == nil
+		r.Answered = r.Up || answered.Load()
 		if err != nil {
 			r.Reason = ReasonOf(err)
 			r.Err = fmt.Errorf("%s %s: %w", name, t.Address, err)

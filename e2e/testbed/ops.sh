@@ -15,6 +15,8 @@
 #   ops.sh repl       block|unblock NODE [drop|reject]   doveadm/dsync port $DOVEADM_PORT on NODE's sync link
 #   ops.sh repl       stall NODE                port stays reachable, data dropped: the peer's dsync hangs (syncing)
 #   ops.sh link       NODE eth0|sync0 up|down
+#   ops.sh partition  cut|restore NODE        the monitoring host (client ns) loses its route to NODE's own address
+#                                             (nft drop both ways; the VIP and the node's peers are not affected)
 #   ops.sh deliver    [ADDR] [RCPT] [SUBJECT] SMTP from the client ns (default VIP, testuser@e2e.test); prints Message-ID
 #   ops.sh has-message NODE MESSAGE-ID [USER] exit 0 if NODE's INBOX has it
 #   ops.sh wait-synced NODE [SECONDS]         wait until doveadm replicator status shows everything synced
@@ -73,6 +75,21 @@ case "$op" in
   repl)
     node_arg "${2:-}"
     case "$1" in block) repl_block "$2" "${3:-reject}" ;; unblock) repl_unblock "$2" ;; stall) repl_stall "$2" ;; *) usage ;; esac ;;
+  partition)
+    node_arg "${2:-}"
+    case "$1" in
+      cut) cx nft -f - <<NFT
+table inet mce2e_part
+delete table inet mce2e_part
+table inet mce2e_part {
+  chain out { type filter hook output priority 0; policy accept; ip daddr ${ADDR[$2]} drop; }
+  chain in { type filter hook input priority 0; policy accept; ip saddr ${ADDR[$2]} drop; }
+}
+NFT
+      ;;
+      restore) cx nft delete table inet mce2e_part 2>/dev/null || true ;;
+      *) usage ;;
+    esac ;;
   link) node_arg "${1:-}"; [[ "${2:-}" =~ ^(eth0|sync0)$ && "${3:-}" =~ ^(up|down)$ ]] || usage; link_set "$1" "$2" "$3" ;;
   deliver) deliver "${1:-$VIP}" "${2:-$TEST_USER@$MAIL_DOMAIN}" "${3:-e2e test}" ;;
   has-message) node_arg "${1:-}"; has_message "$1" "${3:-$TEST_USER}" "$2" ;;

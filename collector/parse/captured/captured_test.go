@@ -28,17 +28,19 @@ func read(t *testing.T, name string) []byte {
 	return b
 }
 
-// Every keepalived dump format gives the role the testbed was in.
+// Every keepalived dump format gives the role the testbed was in; the
+// dumps of a BACKUP also say that it hears a master (the peer's view).
 func TestKeepalivedCaptures(t *testing.T) {
 	for _, tc := range []struct {
 		prefix string
 		want   facts.Role
+		hears  bool // the DATA and JSON dumps state a master is heard
 	}{
-		{"keepalived/node-a.steady", facts.RoleActive},
-		{"keepalived/node-b.steady", facts.RoleStandby},
-		{"keepalived/node-b.failover", facts.RoleActive},
-		{"keepalived/node-a.split-brain", facts.RoleActive},
-		{"keepalived/node-b.split-brain", facts.RoleActive},
+		{"keepalived/node-a.steady", facts.RoleActive, false},
+		{"keepalived/node-b.steady", facts.RoleStandby, true},
+		{"keepalived/node-b.failover", facts.RoleActive, false},
+		{"keepalived/node-a.split-brain", facts.RoleActive, false},
+		{"keepalived/node-b.split-brain", facts.RoleActive, false},
 	} {
 		parsers := map[string]func([]byte) (*keepalived.Data, error){
 			".keepalived.data": func(b []byte) (*keepalived.Data, error) { return keepalived.ParseData(bytes.NewReader(b)) },
@@ -61,6 +63,10 @@ func TestKeepalivedCaptures(t *testing.T) {
 			}
 			if n.Role != tc.want {
 				t.Errorf("%s%s: role %q, want %q", tc.prefix, suffix, n.Role, tc.want)
+			}
+			in, _ := keepalived.Select(d.Instances, "VI_MAIL")
+			if hears := keepalived.HearsMaster(in); suffix != ".keepalived.state" && hears != tc.hears {
+				t.Errorf("%s%s: hears a master %v, want %v", tc.prefix, suffix, hears, tc.hears)
 			}
 		}
 		stats, err := keepalived.ParseStats(bytes.NewReader(read(t, tc.prefix+".keepalived.stats")))

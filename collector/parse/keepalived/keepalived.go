@@ -39,8 +39,12 @@ type Instance struct {
 	EffectivePriority int
 	// LastTransition is the Unix time of the last state change, 0 if unknown.
 	LastTransition float64
-	// MasterRouter is the address of the master as seen by a BACKUP.
+	// MasterRouter is the address of the master as seen by a BACKUP
+	// (DATA dump only).
 	MasterRouter string
+	// MasterPriority is the priority in the master's adverts as seen by a
+	// BACKUP (JSON dump only; 0 when none was heard).
+	MasterPriority int
 	// VIPs are the virtual addresses (first word of each line, e.g.
 	// "10.1.0.1/24"); ExcludedVIPs those of virtual_ipaddress_excluded.
 	VIPs         []string
@@ -290,6 +294,7 @@ func ParseJSON(b []byte) (*Data, error) {
 			IfpIfname      string   `json:"ifp_ifname"`
 			BasePriority   int      `json:"base_priority"`
 			EffPriority    int      `json:"effective_priority"`
+			MasterPriority int      `json:"master_priority"`
 			LastTransition float64  `json:"last_transition"`
 			VIPs           []string `json:"vips"`
 			EVIPs          []string `json:"evips"`
@@ -321,6 +326,7 @@ func ParseJSON(b []byte) (*Data, error) {
 			Name: e.Data.Iname, State: stateName(*e.Data.State), VRID: e.Data.Vrid,
 			Interface: e.Data.IfpIfname, Priority: e.Data.BasePriority,
 			EffectivePriority: e.Data.EffPriority, LastTransition: e.Data.LastTransition,
+			MasterPriority: e.Data.MasterPriority,
 		}
 		if e.Data.Wantstate != nil {
 			inst.WantState = stateName(*e.Data.Wantstate)
@@ -379,6 +385,13 @@ func Select(instances []Instance, name string) (*Instance, error) {
 		}
 	}
 	return nil, fmt.Errorf("keepalived: VRRP instance %q not found", name)
+}
+
+// HearsMaster reports whether a BACKUP instance states that it hears a
+// master's adverts: a "Master router" (DATA dump) or a non-zero master
+// priority (JSON dump). Other states say nothing about the peer.
+func HearsMaster(in *Instance) bool {
+	return strings.EqualFold(in.State, "BACKUP") && (in.MasterRouter != "" || in.MasterPriority > 0)
 }
 
 // NodeFacts maps the selected instance onto the local node's facts: Role
