@@ -29,7 +29,9 @@ const (
 //     seconds grow round after round, and the state is yellow (the dovecot
 //     source says syncing: merely late);
 //  4. the gated services stopped in an update window: no round trip is
-//     started (skipped instead) and no critical alert fires.
+//     started (skipped instead) and no critical alert fires;
+//  5. sync_complete opens only after a round that started after the sync
+//     state became synced again has reached both nodes.
 func TestRoundTrip(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("the e2e scenarios need root (network namespaces); run them with e2e/run.sh or make e2e")
@@ -47,6 +49,7 @@ func TestRoundTrip(t *testing.T) {
 	scenario(t, "rt2_replication_blocked", testRoundTripBlocked)
 	scenario(t, "rt3_replication_stalled", testRoundTripStalled)
 	scenario(t, "rt4_window_services_stopped", testRoundTripWindow)
+	scenario(t, "rt5_sync_complete_after_a_round", testRoundTripSyncComplete)
 }
 
 func bothReached(v Vector) bool {
@@ -164,4 +167,28 @@ func testRoundTripWindow(t *testing.T) {
 	waitFor(t, "rounds run again once the services are up", 40*time.Second, rtRounds,
 		func(v Vector) bool { return len(v) == 1 && v[0].Value > after[0].Value })
 	waitFor(t, "round trip reaches both nodes after the window", 60*time.Second, rtSuccess, bothReached)
+}
+
+func testRoundTripSyncComplete(t *testing.T) {
+	const gate = `mailcluster:update_gate:ok{cluster="e2e",gate="sync_complete"}`
+	waitFor(t, "round trip reaches both nodes first", 60*time.Second, rtSuccess, bothReached)
+	ops(t, "repl", "stall", nodeB)
+	t.Cleanup(func() { _ = opsTry("repl", "unblock", nodeB) })
+	ops(t, "deliver", vip)
+	time.Sleep(time.Second)
+	ops(t, "deliver", vip)
+	waitValue(t, "sync_complete closed while syncing", 60*time.Second, gate, 0)
+	unblocked := time.Now()
+	ops(t, "repl", "unblock", nodeB)
+	_, d := waitFor(t, "sync_complete open again", 90*time.Second, gate, one(1))
+	t.Logf("sync_complete open %s after unblocking", d.Round(100*time.Millisecond))
+	since := mustQuery(t, `mailcluster:sync_complete:since_timestamp{cluster="e2e"}`)
+	if len(since) != 1 || since[0].Value < float64(unblocked.Unix())-1 {
+		t.Fatalf("since_timestamp %s: want the time the sync state became synced again, after %d", since, unblocked.Unix())
+	}
+	// the round that opened it was submitted after that, and reached both nodes
+	reached := mustQuery(t, `max by(node)(mailcluster_roundtrip_last_success_timestamp_seconds{cluster="e2e"}) >= on() group_left() scalar(mailcluster:sync_complete:since_timestamp{cluster="e2e"})`)
+	if len(reached) != 2 {
+		t.Errorf("nodes reached by a round submitted after since_timestamp %s: %s, want node-a and node-b", since, reached)
+	}
 }
