@@ -147,9 +147,9 @@ func (r *Runner) Tick(skip bool) {
 	if !due {
 		return
 	}
-	if skip {
+	if skip { // counts as this interval's round: one skip per round not run
 		r.skips++
-		r.scrapes = 0
+		r.scrapes, r.lastStart = 0, now
 		return
 	}
 	r.running, r.scrapes, r.lastStart = true, 0, now
