@@ -1,9 +1,11 @@
 package collector
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -260,5 +262,61 @@ func TestWithDefault(t *testing.T) {
 	c := config.Command{Argv: []string{"/opt/bin/crm_mon"}, Timeout: model.Duration(time.Second)}
 	if got := withDefault(c, "crm_mon"); strings.Join(got.Argv, " ") != "/opt/bin/crm_mon" || got.Timeout != c.Timeout {
 		t.Errorf("configured argv replaced: %+v", got)
+	}
+}
+
+// countLines is a Stream consumer that counts lines, stopping after limit.
+func countLines(n *int, limit int) func(io.Reader) error {
+	return func(r io.Reader) error {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			*n++
+			if *n == limit {
+				return errStreamStopped
+			}
+		}
+		return sc.Err()
+	}
+}
+
+func TestRunnerStreamBeyondTheByteCap(t *testing.T) {
+	// 3.9 MB of lines with a 64 KiB byte cap: streaming is not capped.
+	n := 0
+	err := Runner{MaxOutput: 64 << 10}.Stream(context.Background(), config.Command{Argv: []string{"seq", "1", "500000"}}, countLines(&n, 1<<30))
+	if err != nil || n != 500000 {
+		t.Fatalf("got %d lines, %v", n, err)
+	}
+}
+
+func TestRunnerStreamStopsTheCommand(t *testing.T) {
+	// `yes` never ends: stopping after 1000 lines must stop it too.
+	n := 0
+	start := time.Now()
+	err := Runner{}.Stream(context.Background(), config.Command{Argv: []string{"yes"}}, countLines(&n, 1000))
+	if err != nil || n != 1000 {
+		t.Fatalf("got %d lines, %v", n, err)
+	}
+	if took := time.Since(start); took > cmdTestPromptly {
+		t.Errorf("Stream took %s after the consumer stopped", took)
+	}
+}
+
+func TestRunnerStreamErrors(t *testing.T) {
+	n := 0
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	// A helper holds stdout open past the deadline.
+	err := Runner{}.Stream(ctx, cmdTestSh(`echo a; sleep 30 & wait`), countLines(&n, 1<<30))
+	if !errors.Is(err, context.DeadlineExceeded) || n != 1 {
+		t.Errorf("deadline: got %v after %d lines", err, n)
+	}
+	err = Runner{}.Stream(context.Background(), cmdTestSh(`echo a; echo broken >&2; exit 3`), countLines(&n, 1<<30))
+	if err == nil || !strings.Contains(err.Error(), "exit status 3: broken") {
+		t.Errorf("non-zero exit: got %v", err)
+	}
+	bad := errors.New("line 2: garbage")
+	err = Runner{}.Stream(context.Background(), config.Command{Argv: []string{"yes"}}, func(io.Reader) error { return bad })
+	if !errors.Is(err, bad) {
+		t.Errorf("consumer error: got %v", err)
 	}
 }

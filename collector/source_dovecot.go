@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/mailcluster/mailcluster_exporter/collector/facts"
 	"github.com/mailcluster/mailcluster_exporter/collector/parse/dovecot"
@@ -15,11 +16,19 @@ import (
 // sync_pending items), else synced; dsync connections → peer_up. It needs
 // access to doveadm's socket (root, or the dovecot group with the socket's
 // mode opened up). User names never leave the parser.
+//
+// The per-user table is streamed and counted, never buffered, so 20,000 or
+// 200,000 users cost the same memory; beyond maxUsers the command is
+// stopped and the counts are a lower bound, never an error.
 type dovecotSource struct {
 	env                  Env
 	node, peer           string
 	users, overview, dsy config.Command
+	maxUsers             int
 }
+
+// maxReplicatorUsers is where the dovecot source stops counting users.
+const maxReplicatorUsers = 1_000_000
 
 func newDovecotSource(env Env, src *config.Source) (Source, error) {
 	node, err := env.local("dovecot")
@@ -39,6 +48,7 @@ func newDovecotSource(env Env, src *config.Source) (Source, error) {
 		users:    withDefault(cfg.Command, with("-f", "json", "replicator", "status", "*")...),
 		overview: withDefault(cfg.OverviewCommand, with("replicator", "status")...),
 		dsy:      withDefault(cfg.DsyncStatusCommand, with("replicator", "dsync-status")...),
+		maxUsers: maxReplicatorUsers,
 	}
 	if s.peer == "" {
 		if others := otherNodes(env.Cluster, node); len(others) == 1 {
@@ -51,23 +61,24 @@ func newDovecotSource(env Env, src *config.Source) (Source, error) {
 }
 
 func (s *dovecotSource) Collect(ctx context.Context) (facts.Set, error) {
-	in := dovecot.Input{Peer: s.peer}
-	out, err := s.env.Runner.Run(ctx, s.users)
-	if err != nil {
-		return nil, err
-	}
-	if t := bytes.TrimSpace(out); len(t) > 0 && (t[0] == '[' || t[0] == '{') {
-		in.Users, err = dovecot.ParseUsersJSON(out)
-	} else {
-		in.Users, err = dovecot.ParseUsers(bytes.NewReader(out))
-	}
+	in := dovecot.Input{Peer: s.peer, Users: &dovecot.UserCounts{}}
+	err := s.env.Runner.Stream(ctx, s.users, func(r io.Reader) error {
+		return dovecot.ScanUsersAny(r, func(u dovecot.User) error {
+			in.Users.Add(u)
+			if in.Users.Users >= s.maxUsers {
+				in.Users.Truncated = true
+				return errStreamStopped
+			}
+			return nil
+		})
+	})
 	if err != nil {
 		return nil, fmt.Errorf("replicator users: %w", err)
 	}
-	if in.Users == nil {
-		in.Users = []dovecot.User{} // an empty table is a fact: nobody to replicate
+	if in.Users.Truncated {
+		s.env.Logger.Warn("more replicated users than the counting limit: counts are a lower bound", "limit", s.maxUsers)
 	}
-	out, err = s.env.Runner.Run(ctx, s.overview)
+	out, err := s.env.Runner.Run(ctx, s.overview)
 	if err != nil {
 		return nil, err
 	}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -57,7 +59,7 @@ func (s *httpSource) Collect(ctx context.Context) (facts.Set, error) {
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.URL, nil)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("GET %s: %w", redact(s.cfg.URL), withoutURL(err))
 	}
 	req.Header.Set("Accept", "application/json")
 	if s.cfg.Username != "" || s.cfg.PasswordFile != "" {
@@ -73,7 +75,7 @@ func (s *httpSource) Collect(ctx context.Context) (facts.Set, error) {
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", redact(s.cfg.URL), err)
+		return nil, fmt.Errorf("GET %s: %w", redact(s.cfg.URL), withoutURL(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -94,10 +96,29 @@ func (s *httpSource) Collect(ctx context.Context) (facts.Set, error) {
 	return set, nil
 }
 
-// redact drops the query string, which may carry tokens, from logged URLs.
-func redact(u string) string {
-	if i := strings.IndexAny(u, "?#"); i >= 0 {
-		return u[:i] + "?…"
+// redact drops what may carry secrets from a URL that is logged or put in
+// an error: the userinfo (user:password@), the query string and the
+// fragment (tokens).
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "<unparsable URL>"
 	}
-	return u
+	u.User = nil
+	tail := ""
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		tail = "?…"
+	}
+	u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = "", false, "", ""
+	return u.String() + tail
+}
+
+// withoutURL strips the *url.Error layer of an HTTP client error: its
+// message repeats the full URL, query string and userinfo included.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
 }

@@ -1,9 +1,9 @@
 package collector
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/mailcluster/mailcluster_exporter/collector/facts"
@@ -15,12 +15,23 @@ import (
 // runs on: messages, bytes and oldest age per queue (maildrop, incoming,
 // active, deferred, hold). Any user may run postqueue -j unless
 // authorized_mailq_users restricts it. Addresses are never kept.
+//
+// The output is streamed and counted, never buffered: a queue of any size
+// costs constant memory. Beyond maxMessages the command is stopped and the
+// counts are a lower bound (the oldest age too is then of the messages
+// read), never an error: a huge queue is exactly when the queue metrics
+// matter.
 type postfixQueueSource struct {
-	env  Env
-	node string
-	cmd  config.Command
-	now  func() time.Time
+	env         Env
+	node        string
+	cmd         config.Command
+	now         func() time.Time
+	maxMessages int
 }
+
+// maxQueueMessages is where postfix_queue stops counting: far beyond any
+// healthy queue, and a few seconds of parsing.
+const maxQueueMessages = 1_000_000
 
 func newPostfixQueueSource(env Env, src *config.Source) (Source, error) {
 	node, err := env.local("postfix_queue")
@@ -31,19 +42,28 @@ func newPostfixQueueSource(env Env, src *config.Source) (Source, error) {
 	if src.PostfixQueue != nil {
 		cmd = src.PostfixQueue.Command
 	}
-	return &postfixQueueSource{env: env, node: node, cmd: withDefault(cmd, "postqueue", "-j"), now: time.Now}, nil
+	return &postfixQueueSource{env: env, node: node, cmd: withDefault(cmd, "postqueue", "-j"), now: time.Now,
+		maxMessages: maxQueueMessages}, nil
 }
 
 func (s *postfixQueueSource) Collect(ctx context.Context) (facts.Set, error) {
-	out, err := s.env.Runner.Run(ctx, s.cmd)
-	if err != nil {
-		return nil, err
-	}
-	qs, err := postqueue.Queues(bytes.NewReader(out), s.now())
+	t := postqueue.NewTally()
+	err := s.env.Runner.Stream(ctx, s.cmd, func(r io.Reader) error {
+		return postqueue.Parse(r, func(m postqueue.Message) error {
+			t.Add(m)
+			if t.Messages() >= s.maxMessages {
+				return errStreamStopped
+			}
+			return nil
+		})
+	})
 	if err != nil {
 		return nil, fmt.Errorf("postqueue -j output: %w", err)
 	}
+	if t.Messages() >= s.maxMessages {
+		s.env.Logger.Warn("postfix queue larger than the counting limit: counts are a lower bound", "limit", s.maxMessages)
+	}
 	set := facts.Set{}
-	set.Node(s.node).Queues = qs
+	set.Node(s.node).Queues = t.Queues(s.now())
 	return set, nil
 }

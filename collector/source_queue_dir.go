@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/mailcluster/mailcluster_exporter/collector/facts"
@@ -53,63 +56,118 @@ func measureQueues(ctx context.Context, dirs []*config.QueueDir, now time.Time) 
 var errTooManyFiles = errors.New("more files than max_files")
 
 // measureDir counts the regular files of one directory (and its
-// subdirectories when recursive), stopping at ctx's end and at max_files:
-// a queue with more files is reported with max_files messages (a lower
-// bound; the bytes and oldest age of the files counted), never as a
-// failed source, since a huge backlog is exactly when the facts matter.
+// subdirectories when recursive). It stops at max_files and at ctx's end
+// and then reports what it counted as a lower bound (messages and bytes of
+// the files seen, the oldest of them), never as a failed source: a huge
+// backlog is exactly when the facts matter.
+//
+// The walk runs on its own goroutine and checks ctx between entries, and
+// measureDir returns at ctx's end even if a directory read or stat is
+// stuck (a hung NFS server): the walk then ends at its next check.
 func measureDir(ctx context.Context, d *config.QueueDir, now time.Time) (facts.Queue, error) {
 	maxFiles := d.MaxFiles
 	if maxFiles == 0 {
 		maxFiles = config.DefaultQueueMaxFiles
 	}
-	var q facts.Queue
-	var oldest time.Time
-	err := filepath.WalkDir(d.Path, func(path string, e fs.DirEntry, err error) error {
-		if err != nil {
-			if path != d.Path && errors.Is(err, fs.ErrNotExist) {
-				return nil // removed while walking: a queue in motion
-			}
-			return err
-		}
-		if e.IsDir() {
-			if path != d.Path && !d.Recursive {
-				return filepath.SkipDir
-			}
-			return ctx.Err()
-		}
-		if !e.Type().IsRegular() {
-			return nil
-		}
-		info, err := e.Info()
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		if int(q.Messages) >= maxFiles {
-			// A backlog is a fact, not a failure: stop counting here and
-			// report max_files as a lower bound (logged by the caller).
-			return errTooManyFiles
-		}
-		q.Messages++
-		q.Bytes += float64(info.Size())
-		if oldest.IsZero() || info.ModTime().Before(oldest) {
-			oldest = info.ModTime()
-		}
-		return nil
-	})
-	if errors.Is(err, errTooManyFiles) {
-		err = nil // q holds the first max_files files: a lower bound
+	t := &dirTally{max: maxFiles}
+	done := make(chan error, 1)
+	go func() { done <- t.walk(ctx, d.Path, d.Path, d.Recursive) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, errTooManyFiles), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		// A lower bound.
+	case err != nil:
 		return facts.Queue{}, err
 	}
-	if !oldest.IsZero() {
-		age := now.Sub(oldest).Seconds()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	q := t.q
+	if !t.oldest.IsZero() {
+		age := now.Sub(t.oldest).Seconds()
 		if age < 0 {
 			age = 0
 		}
 		q.OldestAgeSeconds = &age
 	}
 	return q, nil
+}
+
+// dirTally is what a walk counted so far.
+type dirTally struct {
+	max    int
+	mu     sync.Mutex
+	q      facts.Queue
+	oldest time.Time
+}
+
+// dirChunk is how many entries are read from a directory at a time, so that
+// a huge flat spool directory is not read whole before the first check of
+// the deadline.
+const dirChunk = 512
+
+// walk counts the regular files under dir (root is the queue's top
+// directory), in chunks, checking ctx between entries.
+func (t *dirTally) walk(ctx context.Context, root, dir string, recursive bool) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		if dir != root && errors.Is(err, fs.ErrNotExist) {
+			return nil // removed while walking: a queue in motion
+		}
+		return err
+	}
+	defer f.Close()
+	for {
+		entries, err := f.ReadDir(dirChunk)
+		for _, e := range entries {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			path := filepath.Join(dir, e.Name())
+			if e.IsDir() {
+				if recursive {
+					if err := t.walk(ctx, root, path, true); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			if !e.Type().IsRegular() {
+				continue
+			}
+			info, err := e.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			if err := t.add(info); err != nil {
+				return err
+			}
+		}
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil
+		case err != nil:
+			return err
+		}
+	}
+}
+
+func (t *dirTally) add(info fs.FileInfo) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if int(t.q.Messages) >= t.max {
+		return errTooManyFiles
+	}
+	t.q.Messages++
+	t.q.Bytes += float64(info.Size())
+	if t.oldest.IsZero() || info.ModTime().Before(t.oldest) {
+		t.oldest = info.ModTime()
+	}
+	return nil
 }

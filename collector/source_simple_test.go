@@ -166,6 +166,18 @@ func TestHTTPSource(t *testing.T) {
 		t.Errorf("error shows the query string: %v", err)
 	}
 
+	// A transport error (nothing listens) and a URL with userinfo: the
+	// client's own error repeats the URL, which must not leak either.
+	dead := strings.Replace(closedTCPURL(t), "http://", "http://admin:s3cret-pw@", 1) + "/x?token=t0ken-value#frag"
+	if _, err = ssCollect(t, build(config.HTTPSource{URL: dead})); err == nil {
+		t.Error("closed port: no error")
+	} else if msg := err.Error(); strings.Contains(msg, "t0ken-value") || strings.Contains(msg, "s3cret-pw") || strings.Contains(msg, "admin") {
+		t.Errorf("error shows a secret: %v", err)
+	}
+	if got := redact("https://u:p@example.test:8443/api/status?key=abc#x"); got != "https://example.test:8443/api/status?…" {
+		t.Errorf("redact = %q", got)
+	}
+
 	_, err = ssCollect(t, build(config.HTTPSource{URL: srv.URL + "/big"}))
 	if !errors.Is(err, errOutputTooLarge) {
 		t.Errorf("body over max_output_bytes: %v", err)
@@ -609,4 +621,16 @@ func TestPeerTCPSource(t *testing.T) {
 	if _, err := factories["peer_tcp"].build(ssEnv("", nodes...), &config.Source{Type: "peer_tcp", PeerTCP: &config.PeerTCPSource{Ports: []int{open}}}); err == nil {
 		t.Error("peer_tcp built on an exporter that is no node")
 	}
+}
+
+// closedTCPURL is an http:// URL of a 127.0.0.1 port nobody listens on.
+func closedTCPURL(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr
 }

@@ -71,8 +71,11 @@ type PacemakerSource struct {
 type DRBDSource struct {
 	Command  Command `yaml:"command"`
 	ProcFile string  `yaml:"proc_file"`
-	Format   string  `yaml:"format"` // json (default) | proc
-	Resource string  `yaml:"resource"`
+	// Format of the input: json (drbdsetup status --json, the default),
+	// text (drbdsetup/drbdadm status), events2 (drbdsetup events2 --now
+	// --statistics) or proc (/proc/drbd of DRBD 8.x).
+	Format   string `yaml:"format"`
+	Resource string `yaml:"resource"`
 	// Peers maps DRBD peer (connection) names to node names where they
 	// differ; /proc/drbd names no peer, its peer is called "peer".
 	Peers map[string]string `yaml:"peers"`

@@ -338,8 +338,10 @@ func (s *Source) validate(v *validator, p string, cl *Cluster) {
 		}
 	case "drbd":
 		if s.DRBD != nil {
-			if f := s.DRBD.Format; f != "" && f != "json" && f != "proc" {
-				v.errorf(p+".drbd.format", "must be json or proc, got %q", f)
+			switch f := s.DRBD.Format; f {
+			case "", "json", "text", "events2", "proc":
+			default:
+				v.errorf(p+".drbd.format", "must be json, text, events2 or proc, got %q", f)
 			}
 			cmd("drbd.command", &s.DRBD.Command, false)
 		}

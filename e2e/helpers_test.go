@@ -455,7 +455,7 @@ func ensureSteady(t *testing.T) {
 		ops(t, "converge", n)
 	}
 	// every exporter scraped, green, node-a active
-	waitFor(t, "steady: all exporters up", 30*time.Second, `up{job="mailcluster"}`, func(v Vector) bool {
+	waitFor(t, "steady: all exporters up", 30*time.Second, `up{job=~"mailcluster|mailcluster-probe"}`, func(v Vector) bool {
 		if len(v) != 3 {
 			return false
 		}

@@ -81,6 +81,20 @@ func testRoundTripSteady(t *testing.T) {
 	waitValue(t, "smtp green through the VIP (delivery below slow_threshold)", 10*time.Second, virtualStatus("smtp"), 1)
 	waitFor(t, "sync_complete open (a round reached both nodes after synced)", 30*time.Second,
 		`mailcluster:update_gate:ok{cluster="e2e",gate="sync_complete"}`, one(1))
+	// the cluster detail dashboard's round-trip panels show it
+	panels := 0
+	for _, q := range dashboardQueries(t) {
+		if q.Kind != "panel" || !strings.HasPrefix(q.Panel, "Round trip") {
+			continue
+		}
+		panels++
+		if v, err := query(q.Expr); err != nil || len(v) == 0 {
+			t.Errorf("dashboard panel %q: no data (%v)\n  expr: %s", q.Panel, err, q.Expr)
+		}
+	}
+	if panels < 2 {
+		t.Errorf("%d round-trip panel queries in the dashboards, want the delivery/replication and nodes-reached panels", panels)
+	}
 }
 
 func testRoundTripBlocked(t *testing.T) {

@@ -42,6 +42,9 @@ func TestE2E(t *testing.T) {
 	scenario(t, "10_monitor_partitioned", testMonitorPartitioned)
 	scenario(t, "11_standby_serving", testStandbyServing)
 	scenario(t, "12_node_exporter_stopped", testNodeExporterStopped)
+	scenario(t, "13_tls_self_signed", testTLSSelfSigned)
+	scenario(t, "14_big_queue", testBigQueue)
+	scenario(t, "15_replicator_users", testReplicatorUsers)
 	var b strings.Builder
 	for _, d := range durations {
 		fmt.Fprintf(&b, "\n  %-22s %-4s %6.1fs", d.name, map[bool]string{true: "PASS", false: "FAIL"}[d.ok], d.d.Seconds())
@@ -232,6 +235,11 @@ func testServiceDown(t *testing.T) {
 	t.Logf("smtp red on node-a after %s", d.Round(100*time.Millisecond))
 	waitValue(t, "smtp red through the VIP", 10*time.Second, virtualStatus("smtp"), 3)
 	waitValue(t, "cluster red", 10*time.Second, statusCode, 3)
+	// why: nothing listens any more (the probes say so, on the node and through the VIP)
+	waitFor(t, "reason refused for node-a's smtp", 10*time.Second,
+		`mailcluster_service_probe_failure{cluster="e2e",node="node-a",service="smtp",reason="refused"}`, nonEmpty)
+	waitFor(t, "reason refused for smtp through the VIP", 10*time.Second,
+		`mailcluster_virtual_service_probe_failure{cluster="e2e",service="smtp",reason="refused"}`, nonEmpty)
 	waitValue(t, "imap still green on node-a", 5*time.Second, serviceStatus(nodeA, "imap"), 1)
 	waitFor(t, "MailclusterVirtualServiceDown pending (for: 2m, not waited for)", 20*time.Second,
 		alert("MailclusterVirtualServiceDown", "pending", `service="smtp"`), nonEmpty)

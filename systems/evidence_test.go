@@ -19,7 +19,7 @@ func withExtra(e expectation, c ...check) expectation {
 	return e
 }
 
-const exporterDownA = `ALERTS{alertname="MailclusterExporterDown",alertstate="firing",instance="node-a:9912",job="mailcluster",severity="warning"}`
+const exporterDownA = `ALERTS{alertname="MailclusterExporterDown",alertstate="firing",cluster="e2e",instance="node-a:9912",job="mailcluster",severity="warning"}`
 
 // The healthy pair is green with every fact known; node-b's keepalived
 // (BACKUP) also reports the master it hears, node-a.

@@ -17,6 +17,7 @@ clusters:
     kind: active_standby
     virtual_address: $VIP
     preferred_active: node-a
+    tls_server_name: $TLS_NAME        # nodes are probed by IP; certificates name the service
     nodes:
 YAML
   for n in "${NODES[@]}"; do cat <<YAML
@@ -31,17 +32,17 @@ YAML
       - name: smtp
         protocol: smtp
         port: $SMTP_PORT
-        tls: none
+        ca_file: $TLS_DIR/ca.pem     # STARTTLS when offered (the default), verified against the test CA
         gated: true
       - name: imap
         protocol: imap
         port: $IMAP_PORT
-        tls: none
+        ca_file: $TLS_DIR/ca.pem     # STARTTLS when offered (the default), verified against the test CA
         gated: true
       - name: pop3
         protocol: pop3
         port: $POP3_PORT
-        tls: none
+        ca_file: $TLS_DIR/ca.pem     # STARTTLS when offered (the default), verified against the test CA
         gated: true
     liveness:                      # open on the standby too: Dovecot's doveadm/replication listener
       - protocol: tcp

@@ -44,6 +44,8 @@ USER2=user2 USER2_PASS=pass2
 PROBE_USER=rtprobe PROBE_PASS=rtprobe-secret
 IMAP_MONITOR_PORT=10143                          # IMAP on the node's own address, open on the standby too (round trip)
 DOVEADM_SECRET=e2e-doveadm-secret DOVEADM_API_KEY=e2e-api-key
+TLS_NAME=mail.$MAIL_DOMAIN                      # the name clients use; the nodes' certificate names it (test CA)
+TLS_DIR=$ST/tls                                 # ca.pem (the exporters' ca_file), site.{crt,key}; per node: <node>/tls/
 
 # ------------------------------------------------------------------ generic helpers
 now() { date +%s.%N; }
@@ -265,7 +267,9 @@ write_postfix() {   # write_postfix NODE
     "default_transport = smtp" "relay_transport = relay" \
     "relayhost = [127.0.0.1]:2525" \
     "defer_transports = smtp, relay" \
-    "queue_run_delay = 300s" "maximal_queue_lifetime = 1d"
+    "queue_run_delay = 300s" "maximal_queue_lifetime = 1d" \
+    "smtpd_tls_cert_file = $d/tls/cert.pem" "smtpd_tls_key_file = $d/tls/key.pem" \
+    "smtpd_tls_security_level = may"
   # outbound mail: defer_transports keeps it deferred; a forced flush (postqueue -f) would only try the node's
   # own loopback 127.0.0.1:2525 (nothing listens): nothing ever leaves the node.
   # nothing chrooted; the VIP gets its own smtpd listener (inet_interfaces cannot name a non-local address)
@@ -286,6 +290,39 @@ pf_stop() {   # pf_stop NODE: the admin's way (postfix stop), then make sure by 
   stop_name "postfix-$n" 5
 }
 postqueue_json() { nx "$1" postqueue -c "$ST/$1/postfix" -j; }
+
+# ------------------------------------------------------------------ TLS: a test CA, a certificate for $TLS_NAME
+write_tls() {   # the CA and the site certificate (shared by both nodes, as a real site deploys one name)
+  install -d -m 755 "$TLS_DIR"
+  local c="openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+  $c -keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.pem" -days 30 -subj "/CN=mailcluster e2e test CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>>"$LOGS/tls.log"
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TLS_DIR/site.key" \
+    -out "$TLS_DIR/site.csr" -subj "/CN=$TLS_NAME" 2>>"$LOGS/tls.log"
+  openssl x509 -req -in "$TLS_DIR/site.csr" -CA "$TLS_DIR/ca.pem" -CAkey "$TLS_DIR/ca.key" -CAcreateserial \
+    -days 20 -out "$TLS_DIR/site.crt" -extfile <(printf 'subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\n' "$TLS_NAME") \
+    2>>"$LOGS/tls.log"
+  chmod 644 "$TLS_DIR/ca.pem" "$TLS_DIR/site.crt"; chmod 600 "$TLS_DIR/ca.key" "$TLS_DIR/site.key"
+  local n; for n in "${NODES[@]}"; do tls_install "$n" site; done
+}
+tls_install() {   # tls_install NODE site|selfsigned: the node's cert.pem/key.pem
+  local n=$1 d=$ST/$1/tls
+  install -d -m 755 "$d"
+  case "$2" in
+    site) cp "$TLS_DIR/site.crt" "$d/cert.pem.tmp"; cp "$TLS_DIR/site.key" "$d/key.pem.tmp" ;;
+    selfsigned)   # what Debian's ssl-cert makes: self-signed, named after the host
+      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/key.pem.tmp" \
+        -out "$d/cert.pem.tmp" -days 3650 -subj "/CN=$n" 2>>"$LOGS/tls.log" ;;
+  esac
+  chmod 644 "$d/cert.pem.tmp"; chmod 600 "$d/key.pem.tmp"
+  mv -f "$d/key.pem.tmp" "$d/key.pem"; mv -f "$d/cert.pem.tmp" "$d/cert.pem"
+}
+tls_swap() {   # tls_swap NODE site|selfsigned: install, then make the running daemons present it
+  local n=$1
+  tls_install "$n" "$2"
+  if running "postfix-$n"; then nx "$n" postfix -c "$ST/$n/postfix" reload >>"$LOGS/postfix-$n.start.log" 2>&1 || return 1; fi
+  if running "dovecot-$n"; then doveadm_on "$n" reload || return 1; fi
+}
 
 # ------------------------------------------------------------------ dovecot
 write_users() {
@@ -310,7 +347,11 @@ login_greeting = Dovecot $n ready.
 log_path = $LOGS/dovecot-$n.mail.log
 protocols = imap pop3 lmtp
 listen = ${ADDR[$n]}, $VIP
-ssl = no
+# STARTTLS offered as Debian ships it (ssl = yes), with the node's certificate (test CA, $TLS_NAME;
+# ops.sh tls selfsigned swaps in a self-signed one)
+ssl = yes
+ssl_cert = <$d/tls/cert.pem
+ssl_key = <$d/tls/key.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_username_format = %Ln
@@ -427,6 +468,23 @@ repl_heal() {
   doveadm_on "$p" replicator replicate '*' >/dev/null
   wait_for 100 0.2 repl_synced "$p"
 }
+# repl_users NODE N: N more users (bulkNNNNN, no mail) in the shared passwd-file, all added to NODE's replicator
+# (`doveadm replicator add '*'`): a replicator status as long as the box allows. repl_users_reset undoes it.
+repl_users() {
+  local n=$1 count=$2
+  write_users
+  awk -v c="$count" 'BEGIN { for (i = 1; i <= c; i++) printf "bulk%05d:{PLAIN}x::::::\n", i }' >>"$ST/dovecot/users.passwd"
+  doveadm_on "$n" replicator add '*'
+}
+repl_users_reset() {   # the two test users only, replicator state of both nodes cleared (Dovecot restarted)
+  local n
+  write_users
+  for n in "${NODES[@]}"; do dc_stop "$n"; rm -f "$ST/$n/dovecot-state/replicator.db"; rm -rf "$ST/$n/mail"/bulk*; done
+  dc_start node-b && dc_start node-a || return 1
+  wait_for 150 0.1 repl_synced node-b || true
+  doveadm_on node-a replicator replicate '*' >/dev/null
+  wait_for 150 0.1 repl_synced node-a
+}
 has_message() { doveadm_on "$1" search -u "$2" mailbox INBOX header Message-ID "$3" 2>/dev/null | grep -q .; }
 
 # ------------------------------------------------------------------ appliance semantics: mail follows the VRRP role
@@ -484,46 +542,32 @@ rule_files() {   # every $RULES_DIR/mailcluster.*.yml; one that promtool rejects
     echo "$f"
   done
 }
-write_prometheus_config() {
-  local f t
+write_prometheus_config() {   # examples/prometheus/prometheus.yml with the testbed's addresses: the guide is what is tested
+  local ex=$REPO_DIR/examples/prometheus/prometheus.yml f t CLUSTER_NAME=e2e   # the cluster of exporter-config.sh
+  [ -f "$ex" ] || die "$ex not found: the testbed's Prometheus configuration is generated from it"
   mkdir -p "$ST/client"
+  t=$(rule_files) || exit 1; echo "$t" >"$ST/client/rule_files.txt"
   {
-    cat <<PC
-# generated by e2e/testbed/lib.sh (write_prometheus_config); reload: e2e/testbed/ops.sh prom-reload
-global:
-  scrape_interval: 3s
-  scrape_timeout: 3s
-  evaluation_interval: 3s
-rule_files:
-PC
-    t=$(rule_files) || exit 1; echo "$t" >"$ST/client/rule_files.txt"
-    if [ -n "$t" ]; then for f in $t; do echo "  - $f"; done; else echo "  []"; fi
-    cat <<PC
-alerting:
-  alertmanagers:
-    - static_configs:
-        - targets: ['$CLIENT_IP:$AM_PORT']
-scrape_configs:
-  - job_name: mailcluster
-PC
-    cat <<PC
-    static_configs:
-PC
-    for f in "${NODES[@]}"; do
-      printf "      - targets: ['%s:%s']\n        labels: {exporter: %s}\n" "${ADDR[$f]}" "$EXPORTER_PORT" "$f"
-    done
-    printf "      - targets: ['%s:%s']\n        labels: {exporter: agentless}\n" "$CLIENT_IP" "$EXPORTER_PORT"
-    cat <<PC
-  - job_name: prometheus
-    static_configs:
-      - targets: ['$CLIENT_IP:$PROM_PORT']
-  - job_name: alertmanager
-    static_configs:
-      - targets: ['$CLIENT_IP:$AM_PORT']
-PC
+    echo "# generated by e2e/testbed/lib.sh (write_prometheus_config) from $ex; reload: e2e/testbed/ops.sh prom-reload"
+    # node names, then addresses; the `exporter` label names each exporter for the e2e queries
+    sed -e "s|'mail1.example.net:19025'\]|'${ADDR[node-a]}:$EXPORTER_PORT']\n        labels: {exporter: node-a}|" \
+        -e "s|'mail2.example.net:19025'\]|'${ADDR[node-b]}:$EXPORTER_PORT']\n        labels: {exporter: node-b}|" \
+        -e "s|targets: \[mail-a\]|targets: [$CLUSTER_NAME]\n        labels: {exporter: agentless}|" \
+        -e "s|monitor.example.net:19025|$CLIENT_IP:$EXPORTER_PORT|g" \
+        -e "s|mail1.example.net:|${ADDR[node-a]}:|g; s|mail2.example.net:|${ADDR[node-b]}:|g" \
+        -e "s|cluster: mail-a, node: mail1|cluster: $CLUSTER_NAME, node: node-a|; s|cluster: mail-a, node: mail2|cluster: $CLUSTER_NAME, node: node-b|" \
+        -e "s|alertmanager.example.net:9093|$CLIENT_IP:$AM_PORT|; s|localhost:9090|$CLIENT_IP:$PROM_PORT|" \
+        -e "s|/etc/prometheus/rules/|$RULES_DIR/|" \
+        -e "s|^\(  scrape_interval:\).*|\1 3s|; s|^\(  scrape_timeout:\).*|\1 3s|; s|^\(  evaluation_interval:\).*|\1 3s|" \
+        "$ex"
   } >"$ST/client/prometheus.yml"
+  # every rule file the testbed validated must be one the example loads, and the reverse
+  for f in $t; do grep -qxF "  - $f" "$ST/client/prometheus.yml" || die "$ex does not load $(basename "$f")"; done
+  for f in $(sed -n 's|^  - \('"$RULES_DIR"'/.*\)$|\1|p' "$ST/client/prometheus.yml"); do
+    [ -f "$f" ] || die "$ex loads $(basename "$f"), which is not in $RULES_DIR"
+  done
   promtool check config --syntax-only "$ST/client/prometheus.yml" >/dev/null 2>&1 ||
-    promtool check config "$ST/client/prometheus.yml" >&2
+    { promtool check config --syntax-only "$ST/client/prometheus.yml" >&2; die "generated prometheus.yml rejected"; }
 }
 write_alertmanager_config() {   # the rules engineer's example if amtool accepts it, else a do-nothing config
   local ex=$RULES_DIR/alertmanager.example.yml

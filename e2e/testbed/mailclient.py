@@ -5,8 +5,9 @@
   mailclient.py imap   HOST USER PASS [MESSAGE-ID]      login; with MESSAGE-ID: exit 0 only if INBOX has it
   mailclient.py pop3   HOST USER PASS                   login, print "messages N"
   mailclient.py banner HOST PORT                        print the first line the server sends
+  mailclient.py bulk   HOST N RCPT [CONNS]              send N small messages over CONNS parallel sessions (default 8)
 """
-import imaplib, poplib, smtplib, socket, sys
+import imaplib, poplib, smtplib, socket, sys, threading
 
 T = 5
 
@@ -41,6 +42,29 @@ def main(a):
         p.pass_(pw)
         print("messages", p.stat()[0])
         p.quit()
+    elif cmd == "bulk":
+        host, n, rcpt = a[1], int(a[2]), a[3]
+        conns = int(a[4]) if len(a) > 4 else 8
+        errors = []
+
+        def session(k):
+            try:
+                with smtplib.SMTP(host, 25, timeout=30) as s:
+                    for i in range(k, n, conns):
+                        s.sendmail("bulk@e2e.test", [rcpt],
+                                   f"From: bulk@e2e.test\r\nTo: {rcpt}\r\nSubject: bulk {i}\r\n\r\nbulk message {i}\r\n")
+            except Exception as e:  # reported below
+                errors.append(f"session {k}: {type(e).__name__}: {e}")
+
+        threads = [threading.Thread(target=session, args=(k,)) for k in range(conns)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            print("\n".join(errors), file=sys.stderr)
+            return 1
+        print("accepted", n)
     elif cmd == "banner":
         with socket.create_connection((a[1], int(a[2])), timeout=T) as s:
             s.settimeout(T)

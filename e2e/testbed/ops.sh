@@ -4,6 +4,7 @@
 #   ops.sh keepalived stop|start|kill NODE    TERM (graceful: peer takes over) / start / KILL (crash: VIP stays)
 #   ops.sh postfix    stop|start NODE
 #   ops.sh dovecot    stop|start NODE           the whole Dovecot (replication too)
+#   ops.sh tls        selfsigned|site NODE      NODE's Postfix/Dovecot certificate: a self-signed one, or the site's (test CA)
 #   ops.sh services   stop|start NODE           mail services by hand: Postfix + Dovecot IMAP/POP3 listeners
 #   ops.sh listeners  open|close NODE           Dovecot IMAP/POP3 listeners only (doveadm reload)
 #   ops.sh converge   NODE                      mail services to what the role says (keepalived notify calls it)
@@ -18,7 +19,9 @@
 #   ops.sh partition  cut|restore NODE        the monitoring host (client ns) loses its route to NODE's own address
 #                                             (nft drop both ways; the VIP and the node's peers are not affected)
 #   ops.sh deliver    [ADDR] [RCPT] [SUBJECT] SMTP from the client ns (default VIP, testuser@e2e.test); prints Message-ID
+#   ops.sh bulk       [ADDR] [N] [RCPT] [CONNS] N messages over SMTP from the client ns (default: 100 to a remote address: deferred)
 #   ops.sh has-message NODE MESSAGE-ID [USER] exit 0 if NODE's INBOX has it
+#   ops.sh repl-users NODE N | reset          N extra users in NODE's replicator (a long replicator status) / undo
 #   ops.sh wait-synced NODE [SECONDS]         wait until doveadm replicator status shows everything synced
 #   ops.sh repl-heal  NODE                    after NODE's Dovecot restarted: wait for its sync, re-queue the peer
 #   ops.sh replicate  NODE                    doveadm replicator replicate '*' (re-queue all users)
@@ -58,6 +61,9 @@ case "$op" in
   services)
     node_arg "${2:-}"
     case "$1" in stop) svc_stop "$2" ;; start) svc_start "$2" ;; *) usage ;; esac ;;
+  tls)
+    node_arg "${2:-}"
+    case "$1" in selfsigned | site) tls_swap "$2" "$1" ;; *) usage ;; esac ;;
   listeners)
     node_arg "${2:-}"
     case "$1" in open) dc_listeners "$2" open ;; close) dc_listeners "$2" closed ;; *) usage ;; esac ;;
@@ -93,6 +99,9 @@ NFT
   link) node_arg "${1:-}"; [[ "${2:-}" =~ ^(eth0|sync0)$ && "${3:-}" =~ ^(up|down)$ ]] || usage; link_set "$1" "$2" "$3" ;;
   deliver) deliver "${1:-$VIP}" "${2:-$TEST_USER@$MAIL_DOMAIN}" "${3:-e2e test}" ;;
   has-message) node_arg "${1:-}"; has_message "$1" "${3:-$TEST_USER}" "$2" ;;
+  repl-users)
+    if [ "${1:-}" = reset ]; then repl_users_reset; else node_arg "${1:-}"; [[ "${2:-}" =~ ^[0-9]+$ ]] || usage; repl_users "$1" "$2"; fi ;;
+  bulk) cx python3 "$TB_DIR/mailclient.py" bulk "${1:-$VIP}" "${2:-100}" "${3:-bulk@remote.invalid}" "${4:-8}" ;;
   wait-synced) node_arg "${1:-}"; wait_for "$(( ${2:-15} * 5 ))" 0.2 repl_synced "$1" ;;
   repl-heal) node_arg "${1:-}"; repl_heal "$1" ;;
   replicate) node_arg "${1:-}"; doveadm_on "$1" replicator replicate '*' ;;

@@ -30,6 +30,7 @@ lap "namespaces, bridge, sync link"
 
 install_notify_script
 write_users
+write_tls
 for n in "${NODES[@]}"; do write_keepalived "$n"; write_postfix "$n"; write_dovecot "$n"; set_version "$n" 1.0.0; done
 rm -f "$WINDOWS_FILE"
 lap "configs written"

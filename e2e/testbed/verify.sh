@@ -41,6 +41,15 @@ for port in $SMTP_PORT $IMAP_PORT $POP3_PORT; do
 done
 l=$(mc banner "$VIP" $SMTP_PORT 2>&1 | head -1)
 check "SMTP on the VIP is node-a's ($l)" grep -q node-a <<<"$l"
+# STARTTLS as shipped, with the site certificate: it verifies against the test CA for $TLS_NAME
+starttls_ok() {   # starttls_ok PROTO PORT
+  cx timeout 5 openssl s_client -starttls "$1" -connect "$VIP:$2" -CAfile "$TLS_DIR/ca.pem" -verify_hostname "$TLS_NAME" \
+    -verify_return_error </dev/null >/dev/null 2>&1
+}
+for sp in "smtp $SMTP_PORT" "imap $IMAP_PORT" "pop3 $POP3_PORT"; do
+  # shellcheck disable=SC2086
+  check "STARTTLS on the VIP ($sp) with a certificate for $TLS_NAME from the test CA" starttls_ok $sp
+done
 check "liveness port $DOVEADM_PORT open on node-b (standby)" cx timeout 5 bash -c "exec 3<>/dev/tcp/${ADDR[node-b]}/$DOVEADM_PORT"
 
 # -- mail path: SMTP(VIP) -> Postfix(a) -> LMTP -> Dovecot(a) -> dsync -> Dovecot(b)

@@ -35,7 +35,7 @@ func init() { plugins.RegisterDefaultPlugins() }
 // to panel options, field config and Prometheus targets) and returns the
 // decoded dashboard.
 //
-// SDK v0.0.18 quirk: on success its strict unmarshallers return an empty
+// SDK quirk (v0.0.18 to v0.0.22): on success its strict unmarshallers return an empty
 // cog.BuildErrors inside a non-nil error interface, which its own callers
 // take for a failure: errors are still reported correctly, but panels,
 // targets and options of a *valid* dashboard are dropped from the result.
@@ -84,7 +84,7 @@ func committed(t *testing.T) map[string][]byte {
 // regenerating (cd tools && go run ./dashgen -out ../dashboards).
 func TestCommittedDashboardsAreGenerated(t *testing.T) {
 	tmp := t.TempDir()
-	if err := write(tmp); err != nil {
+	if err := write(tmp, gen.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	want := committed(t)
@@ -158,7 +158,11 @@ func allPanels(d *dashboard.Dashboard) []panelInfo {
 			out = append(out, pi)
 			for i := range r.Panels {
 				p := &r.Panels[i]
-				out = append(out, panelInfo{p: p, title: derefS(p.Title), id: derefU(p.Id), gp: p.GridPos})
+				pi := panelInfo{p: p, title: derefS(p.Title), id: derefU(p.Id), gp: p.GridPos}
+				if p.Datasource != nil && p.Datasource.Uid != nil {
+					pi.ds = *p.Datasource.Uid
+				}
+				out = append(out, pi)
 			}
 		}
 	}
@@ -296,7 +300,7 @@ func TestDashboardsStrictAndWellFormed(t *testing.T) {
 				}
 				var runbook bool
 				for _, l := range p.p.Links {
-					if strings.HasPrefix(derefS(l.Url), gen.RunbookBase) {
+					if strings.HasPrefix(derefS(l.Url), gen.RunbookVar) {
 						runbook = true
 					}
 				}
@@ -374,24 +378,68 @@ func TestStatusCodeMappings(t *testing.T) {
 			if p.p == nil {
 				continue
 			}
-			var usesCode, virtualOnly bool
+			var usesCode, virtualOnly, wallState bool
 			for _, tg := range p.p.Targets {
 				e := tg.(*prometheus.Dataquery).Expr
+				if strings.Contains(e, "timestamp(") {
+					continue // the freshness watchdog reads when, not what
+				}
 				if strings.Contains(e, "_status:code") || strings.Contains(e, "mailcluster:status:code") {
 					usesCode = true
 					virtualOnly = !strings.Contains(e, "mailcluster:service_status:code") && !strings.Contains(e, "redundancy_status:code") && !strings.Contains(e, "mailcluster:status:code")
+					wallState = wallState || strings.Contains(e, "last_over_time(mailcluster_node_info")
 				}
 			}
 			if !usesCode {
 				continue
 			}
 			found := map[string]string{}
-			for _, m := range p.p.FieldConfig.Defaults.Mappings {
-				if m.ValueMap != nil {
-					for k, r := range m.ValueMap.Options {
-						found[k] = derefS(r.Color)
+			collect := func(ms []dashboard.ValueMapping) {
+				for _, m := range ms {
+					if m.ValueMap != nil {
+						for k, r := range m.ValueMap.Options {
+							found[k] = derefS(r.Color)
+						}
 					}
 				}
+			}
+			collect(p.p.FieldConfig.Defaults.Mappings)
+			for _, o := range p.p.FieldConfig.Overrides {
+				if o.Matcher.Id == "byName" && o.Matcher.Options != "status" {
+					continue // other columns of a table map other values
+				}
+				for _, prop := range o.Properties {
+					if prop.Id == "mappings" {
+						if ms, ok := prop.Value.([]dashboard.ValueMapping); ok {
+							collect(ms)
+						} else if b, err := json.Marshal(prop.Value); err == nil {
+							var ms []dashboard.ValueMapping
+							if json.Unmarshal(b, &ms) == nil {
+								collect(ms)
+							}
+						}
+					}
+				}
+			}
+			if wallState {
+				// The wall states (and the summary counts built from them):
+				// every state in its colour, NO DATA in none of the others.
+				if p.title == "Clusters" {
+					continue // counts, coloured per category
+				}
+				for _, st := range gen.WallStates {
+					if found[fmt.Sprint(st.Code)] != st.Color {
+						t.Errorf("%s: panel %q maps %d (%s) to colour %q, want %q", name, p.title, st.Code, st.Word, found[fmt.Sprint(st.Code)], st.Color)
+					}
+					if st.Word == "NO DATA" {
+						for _, o := range gen.WallStates {
+							if o.Word != st.Word && o.Color == st.Color {
+								t.Errorf("NO DATA shares its colour with %s", o.Word)
+							}
+						}
+					}
+				}
+				continue
 			}
 			for code, c := range wantColor {
 				if virtualOnly && code == "0" {
@@ -445,7 +493,7 @@ func TestRunbookLinksExist(t *testing.T) {
 	for _, m := range regexp.MustCompile(`docs/runbooks/([A-Za-z0-9_.-]+\.md)`).FindAllStringSubmatch(string(alerts), -1) {
 		known[m[1]] = true
 	}
-	re := regexp.MustCompile(regexp.QuoteMeta(gen.RunbookBase) + `([A-Za-z0-9_.-]*)`)
+	re := regexp.MustCompile(regexp.QuoteMeta(gen.RunbookVar) + `([A-Za-z0-9_.-]*)`)
 	for name, raw := range committed(t) {
 		for _, m := range re.FindAllStringSubmatch(string(raw), -1) {
 			if !known[m[1]] {
@@ -529,7 +577,7 @@ func TestQueriesParseAndUseKnownMetrics(t *testing.T) {
 	if len(qs) < 30 {
 		t.Fatalf("only %d queries found", len(qs))
 	}
-	allowed := map[string]string{"ALERTS": "Prometheus"}
+	allowed := map[string]string{"ALERTS": "Prometheus", "up": "Prometheus"}
 	for m := range documentedMetrics(t) {
 		allowed[m] = "docs/metrics.md"
 	}
@@ -611,30 +659,96 @@ func TestGatesMatchRules(t *testing.T) {
 	}
 }
 
-// The wall has no legends (it has no graph panels at all) and no panel
-// repeats except the per-cluster row.
+// The wall is a kiosk: one screen, nothing repeats or scrolls, no legends
+// (stat tiles and one state timeline), every panel inside 1080p (36 grid
+// rows of 30 px), and the multi-value $cluster with All.
 func TestWallIsKiosk(t *testing.T) {
 	raw := committed(t)["mailcluster-wall.json"]
 	var d dashboard.Dashboard
 	if err := strictUnmarshal(&d, raw); err != nil {
 		t.Fatal(err)
 	}
-	var repeated bool
 	for _, p := range allPanels(&d) {
-		if p.row != nil && derefS(p.row.Repeat) == "cluster" {
-			repeated = true
+		if p.row != nil {
+			t.Errorf("wall row %q: a kiosk cannot scroll or expand rows", p.title)
+			continue
 		}
-		if p.p != nil && p.p.Type != "stat" && p.p.Type != "table" {
-			t.Errorf("wall panel %q is a %s; the wall uses stat tiles and the service matrix only", p.title, p.p.Type)
+		if p.p.Repeat != nil {
+			t.Errorf("wall panel %q repeats", p.title)
 		}
-	}
-	if !repeated {
-		t.Error("no row repeated by $cluster")
+		if p.p.Type != "stat" && p.p.Type != "state-timeline" {
+			t.Errorf("wall panel %q is a %s; the wall uses stat tiles and one state timeline", p.title, p.p.Type)
+		}
+		if p.gp.Y+p.gp.H > 36 {
+			t.Errorf("wall panel %q ends at grid row %d, below a 1080p screen (36)", p.title, p.gp.Y+p.gp.H)
+		}
 	}
 	for _, v := range d.Templating.List {
 		if v.Name == "cluster" && (v.Multi == nil || !*v.Multi || v.IncludeAll == nil || !*v.IncludeAll) {
 			t.Error("wall $cluster must be multi-value with All")
 		}
+	}
+}
+
+// Links are placed explicitly: no link sits in the controls menu (the
+// SDK's default), every runbook link starts with the constant variable
+// runbook_base, and every data link that puts a label into a URL
+// percent-encodes it.
+func TestLinkConventions(t *testing.T) {
+	for name, raw := range committed(t) {
+		if bytes.Contains(raw, []byte(`"placement": "inControlsMenu"`)) {
+			t.Errorf("%s: a link has a placement (controls menu); links belong above the panels", name)
+		}
+		if bytes.Contains(raw, []byte("github.com/mailcluster/mailcluster_exporter/blob/main/docs/runbooks/M")) {
+			t.Errorf("%s: a runbook link is hard-coded instead of using ${runbook_base}", name)
+		}
+		for _, m := range regexp.MustCompile(`var-[a-z]+=\$\{__field\.labels\.[a-z]+(:[a-z]+)?\}`).FindAllStringSubmatch(string(raw), -1) {
+			if m[1] != ":percentencode" {
+				t.Errorf("%s: data link %s does not percent-encode the label", name, m[0])
+			}
+		}
+		var d dashboard.Dashboard
+		if err := strictUnmarshal(&d, raw); err != nil {
+			t.Fatal(err)
+		}
+		var constant bool
+		for _, v := range d.Templating.List {
+			if v.Name == "runbook_base" && v.Type == dashboard.VariableTypeConstant && v.Query != nil && derefS(v.Query.String) == gen.DefaultRunbookBase {
+				constant = true
+			}
+		}
+		if !constant {
+			t.Errorf("%s: no constant variable runbook_base = %s", name, gen.DefaultRunbookBase)
+		}
+	}
+}
+
+// Rows after the first of the cluster detail start collapsed, except the
+// two an operator needs first (services now, history).
+func TestSecondaryRowsCollapsed(t *testing.T) {
+	var d dashboard.Dashboard
+	if err := strictUnmarshal(&d, committed(t)["mailcluster-cluster.json"]); err != nil {
+		t.Fatal(err)
+	}
+	open := map[string]bool{"Redundancy (Active Monitor)": true, "Services now": true, "History: failovers, sync, services": true}
+	var collapsed int
+	for _, p := range d.Panels {
+		if p.RowPanel == nil {
+			continue
+		}
+		title := derefS(p.RowPanel.Title)
+		if open[title] == p.RowPanel.Collapsed {
+			t.Errorf("row %q: collapsed %v", title, p.RowPanel.Collapsed)
+		}
+		if p.RowPanel.Collapsed {
+			collapsed++
+			if len(p.RowPanel.Panels) == 0 {
+				t.Errorf("collapsed row %q holds no panels", title)
+			}
+		}
+	}
+	if collapsed == 0 {
+		t.Error("no collapsed row")
 	}
 }
 

@@ -31,6 +31,7 @@ func (v varFlags) Set(s string) error {
 func main() {
 	out := flag.String("out", "", "directory to write the dashboard JSON files into (e.g. ../dashboards)")
 	queries := flag.String("queries", "", "instead of generating, print every PromQL query of the dashboards in this directory as JSON lines")
+	runbookBase := flag.String("runbook-base", gen.DefaultRunbookBase, "value of the dashboards' constant variable runbook_base: the URL of docs/runbooks/ (ends with /); point it at an internal copy for an air-gapped NOC")
 	vars := varFlags{}
 	flag.Var(vars, "var", "with -queries: template variable value name=value (repeatable; defaults: "+fmt.Sprint(dashq.DefaultVars)+")")
 	flag.Parse()
@@ -42,7 +43,7 @@ func main() {
 			os.Exit(1)
 		}
 	case *out != "":
-		if err := write(*out); err != nil {
+		if err := write(*out, gen.Options{RunbookBase: *runbookBase}); err != nil {
 			fmt.Fprintln(os.Stderr, "dashgen:", err)
 			os.Exit(1)
 		}
@@ -52,8 +53,8 @@ func main() {
 	}
 }
 
-func write(dir string) error {
-	files, err := gen.Files()
+func write(dir string, o gen.Options) error {
+	files, err := gen.Files(o)
 	if err != nil {
 		return err
 	}

@@ -100,11 +100,13 @@ func TestDovecotCaptures(t *testing.T) {
 			in := dovecot.Input{Peer: "peer"}
 			var err error
 			b := read(t, "dovecot/"+tc.state+users)
+			var us []dovecot.User
 			if users == ".replicator-status-all.json" {
-				in.Users, err = dovecot.ParseUsersJSON(b)
+				us, err = dovecot.ParseUsersJSON(b)
 			} else {
-				in.Users, err = dovecot.ParseUsers(bytes.NewReader(b))
+				us, err = dovecot.ParseUsers(bytes.NewReader(b))
 			}
+			in.Users = dovecot.Count(us)
 			if err != nil {
 				t.Fatalf("%s%s: %v", tc.state, users, err)
 			}

@@ -11,6 +11,7 @@
 package dovecot
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -117,12 +118,23 @@ type User struct {
 	Failed                          bool
 }
 
-// ParseUsers parses the per-user table. The header line selects the
-// layout: "username priority fast sync full sync success sync failed"
-// (2.3) or without "success sync" (2.2). Errors name the line and column.
+// ParseUsers parses the per-user table (see ScanUsers) into memory.
 func ParseUsers(r io.Reader) ([]User, error) {
 	var out []User
+	if err := ScanUsers(r, func(u User) error { out = append(out, u); return nil }); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ScanUsers calls fn for every row of the per-user table as it is read,
+// so that a table of any length costs one line of memory. The header line
+// selects the layout: "username priority fast sync full sync success sync
+// failed" (2.3) or without "success sync" (2.2). Errors name the line and
+// column; an error of fn is returned as is.
+func ScanUsers(r io.Reader, fn func(User) error) error {
 	cols := 0
+	var fnErr error
 	err := eachLine(r, func(lineNo int, line string) error {
 		f := strings.Fields(line)
 		if cols == 0 {
@@ -146,16 +158,101 @@ func ParseUsers(r io.Reader) ([]User, error) {
 		if err != nil {
 			return err
 		}
-		out = append(out, u)
+		if err := fn(u); err != nil {
+			fnErr = err
+			return err
+		}
 		return nil
 	})
+	if fnErr != nil {
+		return fnErr
+	}
 	if err != nil {
-		return nil, fmt.Errorf("doveadm replicator status (users): %w", err)
+		return fmt.Errorf("doveadm replicator status (users): %w", err)
 	}
 	if cols == 0 {
-		return nil, errors.New("doveadm replicator status (users): no header (empty output?)")
+		return errors.New("doveadm replicator status (users): no header (empty output?)")
 	}
-	return out, nil
+	return nil
+}
+
+// ScanUsersJSON is ScanUsers for `doveadm -f json replicator status
+// '<mask>'` (an array of objects), decoding one element at a time.
+func ScanUsersJSON(r io.Reader, fn func(User) error) error {
+	const what = "doveadm -f json replicator status (users)"
+	dec := json.NewDecoder(r)
+	tok, err := dec.Token()
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return fmt.Errorf("%s: expected an array, got %v", what, tok)
+	}
+	for i := 1; dec.More(); i++ {
+		var row map[string]string
+		if err := dec.Decode(&row); err != nil {
+			return fmt.Errorf("%s: element #%d (byte %d): %w", what, i, dec.InputOffset(), err)
+		}
+		u, err := userFrom(row)
+		if err != nil {
+			return fmt.Errorf("%s: element #%d: %w", what, i, err)
+		}
+		if err := fn(u); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return fmt.Errorf("%s: end of array: %w", what, err)
+	}
+	return nil
+}
+
+// ScanUsersAny reads the per-user table in either layout: JSON when the
+// output starts with '[' (after blanks), else the text table.
+func ScanUsersAny(r io.Reader, fn func(User) error) error {
+	br := bufio.NewReader(r)
+	for {
+		b, err := br.Peek(1)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return ScanUsers(br, fn) // reports the missing header
+			}
+			return err
+		}
+		switch b[0] {
+		case ' ', '\t', '\r', '\n':
+			_, _ = br.ReadByte()
+			continue
+		case '[':
+			return ScanUsersJSON(br, fn)
+		}
+		return ScanUsers(br, fn)
+	}
+}
+
+// UserCounts is what the per-user table says about replication: how many
+// users, how many of them failed, and whether counting stopped at a limit
+// (the counts are then a lower bound).
+type UserCounts struct {
+	Users, Failed int
+	Truncated     bool
+}
+
+// Count tallies a parsed user table.
+func Count(us []User) *UserCounts {
+	c := &UserCounts{}
+	for _, u := range us {
+		c.Add(u)
+	}
+	return c
+}
+
+// Add counts one user.
+func (c *UserCounts) Add(u User) {
+	c.Users++
+	if u.Failed {
+		c.Failed++
+	}
 }
 
 // ParseUsersJSON parses `doveadm -f json replicator status '<mask>'`: an
@@ -317,7 +414,7 @@ func PeerReachable(slots []DsyncSlot) (up, ok bool) {
 // Input is what NodeFacts maps; any part may be nil.
 type Input struct {
 	Overview *Overview
-	Users    []User
+	Users    *UserCounts
 	Dsync    []DsyncSlot
 	// Peer is the node name of the replica (mail_replica) for PeerUp.
 	Peer string
@@ -338,10 +435,8 @@ func NodeFacts(in Input) *facts.Node {
 	n := &facts.Node{}
 	var causes []string
 	failedUsers := 0
-	for _, u := range in.Users {
-		if u.Failed {
-			failedUsers++
-		}
+	if in.Users != nil {
+		failedUsers = in.Users.Failed
 	}
 	var pending int64
 	failedReq := int64(0)

@@ -44,7 +44,7 @@ func TestRealUsers(t *testing.T) {
 		*us[1].SuccessSync != 3*time.Hour+20*time.Minute+46*time.Second || *us[1].FastSync != time.Second {
 		t.Errorf("%+v", us)
 	}
-	n := NodeFacts(Input{Users: us})
+	n := NodeFacts(Input{Users: Count(us)})
 	if n.SyncState != facts.SyncOutOfSync || !strings.Contains(n.RoleCause, "1 users") || strings.Contains(n.RoleCause, "test1") {
 		t.Errorf("%+v", n)
 	}
@@ -78,8 +78,8 @@ func TestMappingTable(t *testing.T) {
 		{"queued high+low+full", Input{Overview: ov(0, 1, 2, 0, 4, 0)}, "syncing items=7 peers=map[]"},
 		{"queued failed", Input{Overview: ov(0, 0, 0, 1, 0, 0)}, "out_of_sync items=0 peers=map[]"},
 		{"waiting failed", Input{Overview: ov(0, 0, 0, 0, 0, 2)}, "out_of_sync items=0 peers=map[]"},
-		{"user failed", Input{Overview: ov(0, 0, 0, 0, 0, 0), Users: []User{{Username: "a"}, {Username: "b", Failed: true}}}, "out_of_sync items=0 peers=map[]"},
-		{"users ok", Input{Users: []User{{Username: "a"}}}, "synced items=-1 peers=map[]"},
+		{"user failed", Input{Overview: ov(0, 0, 0, 0, 0, 0), Users: Count([]User{{Username: "a"}, {Username: "b", Failed: true}})}, "out_of_sync items=0 peers=map[]"},
+		{"users ok", Input{Users: Count([]User{{Username: "a"}})}, "synced items=-1 peers=map[]"},
 		{"nothing", Input{}, "unknown items=-1 peers=map[]"},
 		{"peer connected", Input{Overview: ov(0, 0, 0, 0, 0, 0), Peer: "mx2", Dsync: []DsyncSlot{{Type: "-", Status: "Not connected"}, {Type: "-", Status: "Idle"}}}, "synced items=0 peers=map[mx2:true]"},
 		{"peer failing", Input{Overview: ov(1, 0, 0, 0, 0, 0), Peer: "mx2", Dsync: []DsyncSlot{{Type: "-", Status: "Failed to connect to '/var/run/dovecot/doveadm-server' - last attempt 3 secs ago"}}}, "syncing items=1 peers=map[mx2:false]"},
@@ -182,7 +182,7 @@ func FuzzParseUsers(f *testing.F) {
 	addSeeds(f, "dovecot-doc-2.3-replicator-status-users-with-failed.txt")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if us, err := ParseUsers(bytes.NewReader(b)); err == nil {
-			checkFacts(t, NodeFacts(Input{Users: us}))
+			checkFacts(t, NodeFacts(Input{Users: Count(us)}))
 		}
 	})
 }
@@ -191,7 +191,7 @@ func FuzzParseUsersJSON(f *testing.F) {
 	f.Add([]byte(`[{"username":"u1","priority":"none","fast sync":"00:00:03","full sync":"26:10:00","success sync":"00:00:03","failed":"-"}]`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if us, err := ParseUsersJSON(b); err == nil {
-			checkFacts(t, NodeFacts(Input{Users: us}))
+			checkFacts(t, NodeFacts(Input{Users: Count(us)}))
 		}
 	})
 }

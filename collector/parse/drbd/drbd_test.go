@@ -46,6 +46,8 @@ func parseAny(t testing.TB, path string) []Resource {
 		res, err = ParseJSON(b)
 	case strings.Contains(path, "proc"):
 		res, err = ParseProc(bytes.NewReader(b))
+	case strings.Contains(path, "events2"):
+		res, err = ParseEvents2(bytes.NewReader(b))
 	default:
 		res, err = ParseStatus(bytes.NewReader(b))
 	}
@@ -91,7 +93,7 @@ func TestFiles(t *testing.T) {
 		{"R/drbd9-status-text/salt-shaptools-drbdadm-status-2res-2vol-3node.txt", Options{}, "active synced peers=node2:1,node3:1"},
 		{"R/drbd9-status-text/salt-shaptools-drbdadm-status-local-vol1-inconsistent.txt", Options{}, "active out_of_sync peers=node2:1,node3:1"},
 		{"R/drbd9-status-text/salt-shaptools-drbdadm-status-syncsource-done96.47.txt", Options{}, "active syncing peers=opensuse-node2:1 progress=0.9647"},
-		{"R/drbd9-status-text/salt-shaptools-drbdmod-comment-drbdadm-status-synctarget-2vol-DECOMMENTED.txt", Options{}, "standby out_of_sync peers=drbd-node1:1,drbd-node2:1"},
+		{"R/drbd9-status-text/salt-shaptools-drbdmod-comment-drbdadm-status-synctarget-2vol-DECOMMENTED.txt", Options{}, "standby syncing peers=drbd-node1:1,drbd-node2:1 progress=0.1017"},
 		{"R/proc-drbd-8.x/ganeti-proc_drbd84.txt", Options{Resources: []string{"0"}}, "active synced peers=peer:1 pending=0"},
 		{"R/proc-drbd-8.x/ganeti-proc_drbd84.txt", Options{Resources: []string{"1"}, Rename: map[string]string{"peer": "mx1"}}, "standby synced peers=mx1:1 pending=0"},
 		{"R/proc-drbd-8.x/ganeti-proc_drbd84.txt", Options{Resources: []string{"2"}}, "standby disabled peers="},
@@ -109,6 +111,16 @@ func TestFiles(t *testing.T) {
 		{"R/proc-drbd-8.x/linbit-ug84-configure-inconsistent-initial.txt", Options{}, "standby out_of_sync peers=peer:1 pending=536817664"},
 		{"R/proc-drbd-8.x/linbit-ug84-administration-three-minors.txt", Options{Resources: []string{"1"}}, "active synced peers=peer:1 pending=0"},
 		{"R/proc-drbd-8.x/linbit-ug84-administration-three-minors.txt", Options{}, "unknown synced peers=peer:1 pending=0"},
+		{"R/drbd9-events2/drbd-utils-test-events2-all-create-change-full.txt", Options{}, "active synced peers=some-peer:1 pending=0"},
+		{"R/drbd9-events2/drbd-utils-test-events2-all-create-change-statistics.txt", Options{}, "active synced peers=some-peer:1 pending=0"},
+		{"R/drbd9-events2/drbd-utils-test-events2-all-create-change.txt", Options{}, "active synced peers=some-peer:1"},
+		{"R/drbd9-events2/drbd-utils-test-events2-local-inconsistent.txt", Options{}, "standby out_of_sync peers=some-peer:1"},
+		{"R/drbd9-events2/drbd-utils-test-events2-quorum-lost.txt", Options{}, "standby out_of_sync peers="},
+		{"R/drbd9-events2/drbd-utils-test-events2-resource-exists-only.txt", Options{}, "standby out_of_sync peers="},
+		{"R/drbd9-events2/drbd-utils-test-events2-sync-syncsource-statistics.txt", Options{}, "standby syncing peers=some-peer:1 progress=0.3750 pending=2560000"},
+		{"R/drbd9-events2/drbd-utils-test-events2-sync-syncsource.txt", Options{}, "standby syncing peers=some-peer:1 progress=0.3750"},
+		{"R/drbd9-events2/linbit-ug9-events2-now-wrapped.txt", Options{}, "standby synced peers=remote-host:1"},
+		{"R/drbd9-events2/linbit-ug9-events2-statistics-now-wrapped.txt", Options{}, "standby synced peers=remote-host:1 pending=0"},
 		// own transcriptions (testdata, headers cite the documented format)
 		{"testdata/json-9-two-volumes-synctarget.json", Options{}, "standby out_of_sync peers=mx2:1,mx3:0 pending=1235222528"},
 		{"testdata/json-9-two-volumes-synctarget.json", Options{Rename: map[string]string{"mx2": "node-b"}}, "standby out_of_sync peers=mx3:0,node-b:1 pending=1235222528"},
@@ -141,7 +153,7 @@ func TestFiles(t *testing.T) {
 // Every real output parses with its parser.
 func TestAllRealOutputs(t *testing.T) {
 	var files []string
-	for _, g := range []string{"drbd9-status-json/*", "drbd9-status-text/*", "proc-drbd-8.x/*"} {
+	for _, g := range []string{"drbd9-status-json/*", "drbd9-status-text/*", "proc-drbd-8.x/*", "drbd9-events2/*"} {
 		files = append(files, realoutputs.Glob(t, "drbd/"+g)...)
 	}
 	for _, f := range files {
@@ -327,5 +339,17 @@ func FuzzParseProc(f *testing.F) {
 			return
 		}
 		checkInvariants(t, res)
+	})
+}
+
+func FuzzParseEvents2(f *testing.F) {
+	f.Add([]byte("exists resource name:r0 role:Secondary suspended:no\nexists connection name:r0 peer-node-id:1 conn-name:p connection:Connected role:Primary\nexists peer-device name:r0 peer-node-id:1 conn-name:p volume:0\n    replication:SyncTarget peer-disk:UpToDate done:12.5\nexists -\n"))
+	f.Add([]byte("# drbdsetup events2 --now\n2024-01-01T00:00:00.000000+00:00 change device name:r0 volume:1 disk:Inconsistent\ndestroy connection name:r0 conn-name:p\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		res, err := ParseEvents2(bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		_ = NodeFacts(res, Options{})
 	})
 }

@@ -158,6 +158,11 @@ func NodeFacts(res []Resource, opt Options) *facts.Node {
 				}
 				ldisk := d.DiskState
 				st := SyncState(c.ConnectionState, pd.ReplicationState, ldisk, pd.PeerDiskState)
+				if st == facts.SyncOutOfSync && resyncQueued(pd) {
+					// A resync waiting its turn (behind another peer's
+					// resync, or paused): DRBD resumes it by itself.
+					st = facts.SyncSyncing
+				}
 				n.SyncState = facts.WorseSync(n.SyncState, st)
 				if st != facts.SyncSynced {
 					causes = append(causes, fmt.Sprintf("%s/%d to %s: %s, disk %s/%s", r.Name, pd.Volume, c.Peer,
@@ -200,6 +205,14 @@ func NodeFacts(res []Resource, opt Options) *facts.Node {
 	}
 	n.RoleCause = strings.Join(causes, "; ")
 	return n
+}
+
+// resyncQueued: the peer device is connected but its resync is suspended
+// (resync-suspended: peer, dependency, user), as in a three-node resource
+// that resyncs from one peer before the other.
+func resyncQueued(pd PeerDevice) bool {
+	return pd.ResyncSuspended != "" && pd.ResyncSuspended != "no" &&
+		(pd.ReplicationState == "Established" || syncingStates[pd.ReplicationState])
 }
 
 func aggregateRole(roles []string, down int, causes *[]string) facts.Role {

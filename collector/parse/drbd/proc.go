@@ -50,6 +50,9 @@ func ParseProc(r io.Reader) ([]Resource, error) {
 		if line == "" {
 			continue
 		}
+		if !seenVersion && len(out) == 0 && isPromptLine(line) {
+			continue // "# cat /proc/drbd" at the top of a paste
+		}
 		indented := raw[0] == ' ' || raw[0] == '\t'
 		fields := strings.Fields(line)
 		switch {

@@ -40,6 +40,9 @@ func ParseStatus(r io.Reader) ([]Resource, error) {
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
+		if len(out) == 0 && isPromptLine(line) {
+			continue // "# drbdadm status home" at the top of a paste
+		}
 		fields := strings.Fields(line)
 		first := fields[0]
 		indented := line[0] == ' ' || line[0] == '\t'

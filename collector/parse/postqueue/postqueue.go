@@ -116,39 +116,60 @@ func Parse(r io.Reader, fn func(Message) error) error {
 	return nil
 }
 
-// Queues aggregates a `postqueue -j` stream per queue: number of messages,
-// total bytes, and the age of the oldest message relative to now (clamped
-// at 0 against clock skew; nil for an empty queue). StandardQueues are
-// always present.
+// Queues aggregates a whole `postqueue -j` stream with a Tally.
 func Queues(r io.Reader, now time.Time) (map[string]facts.Queue, error) {
-	out := map[string]facts.Queue{}
+	t := NewTally()
+	if err := Parse(r, func(m Message) error { t.Add(m); return nil }); err != nil {
+		return nil, err
+	}
+	return t.Queues(now), nil
+}
+
+// Tally aggregates messages per queue as they stream by, in constant
+// memory per queue.
+type Tally struct {
+	queues   map[string]facts.Queue
+	oldest   map[string]int64
+	messages int
+}
+
+// NewTally returns an empty Tally.
+func NewTally() *Tally {
+	return &Tally{queues: map[string]facts.Queue{}, oldest: map[string]int64{}}
+}
+
+// Add counts one message.
+func (t *Tally) Add(m Message) {
+	q := t.queues[m.Queue]
+	q.Messages++
+	q.Bytes += float64(m.Size)
+	t.queues[m.Queue] = q
+	if o, ok := t.oldest[m.Queue]; !ok || m.ArrivalTime < o {
+		t.oldest[m.Queue] = m.ArrivalTime
+	}
+	t.messages++
+}
+
+// Messages is the number of messages added.
+func (t *Tally) Messages() int { return t.messages }
+
+// Queues returns, per queue, the number of messages, the total bytes and
+// the age of the oldest message relative to now (clamped at 0 against
+// clock skew; nil for an empty queue). StandardQueues are always present.
+func (t *Tally) Queues(now time.Time) map[string]facts.Queue {
+	out := make(map[string]facts.Queue, len(StandardQueues)+len(t.queues))
 	for _, q := range StandardQueues {
 		out[q] = facts.Queue{}
 	}
-	oldest := map[string]int64{}
-	err := Parse(r, func(m Message) error {
-		q := out[m.Queue]
-		q.Messages++
-		q.Bytes += float64(m.Size)
-		out[m.Queue] = q
-		if t, ok := oldest[m.Queue]; !ok || m.ArrivalTime < t {
-			oldest[m.Queue] = m.ArrivalTime
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	for name, t := range oldest {
-		q := out[name]
-		age := float64(now.Unix() - t)
+	for name, q := range t.queues {
+		age := float64(now.Unix() - t.oldest[name])
 		if age < 0 {
 			age = 0
 		}
 		q.OldestAgeSeconds = facts.Float(age)
 		out[name] = q
 	}
-	return out, nil
+	return out
 }
 
 func clip(s string) string {

@@ -23,8 +23,14 @@ const (
 	UIDCluster = "mailcluster-cluster"
 	UIDWindow  = "mailcluster-update-window"
 
-	// RunbookBase is the directory every panel's runbook link points into.
-	RunbookBase = "https://github.com/mailcluster/mailcluster_exporter/blob/main/docs/runbooks/"
+	// DefaultRunbookBase is the default of the dashboards' constant
+	// variable runbook_base: the directory every runbook link points into.
+	// An air-gapped NOC regenerates the dashboards with its own copy of
+	// docs/runbooks (dashgen -runbook-base URL).
+	DefaultRunbookBase = "https://github.com/mailcluster/mailcluster_exporter/blob/main/docs/runbooks/"
+
+	// RunbookVar is how every runbook link starts: the constant variable.
+	RunbookVar = "${runbook_base}"
 
 	// Tag shared by the dashboards; the dashboard links list every
 	// dashboard carrying it.
@@ -36,7 +42,19 @@ const (
 	colorYellow = "yellow"
 	colorRed    = "red"
 	colorBlue   = "blue"
+	// colorNoData marks a cluster whose facts vanished: its own colour, so
+	// it never reads as a gray "switched off".
+	colorNoData = "purple"
+	// colorPending is a step of the update procedure not reached yet.
+	colorPending = "#3d3d3d"
 )
+
+// Options change what Files generates.
+type Options struct {
+	// RunbookBase is the value of the constant variable runbook_base
+	// (DefaultRunbookBase when empty).
+	RunbookBase string
+}
 
 // File is one generated dashboard.
 type File struct {
@@ -46,7 +64,11 @@ type File struct {
 }
 
 // Files builds every dashboard and returns them in a stable order.
-func Files() ([]File, error) {
+func Files(o Options) ([]File, error) {
+	base := o.RunbookBase
+	if base == "" {
+		base = DefaultRunbookBase
+	}
 	builders := []struct {
 		name string
 		uid  string
@@ -63,6 +85,12 @@ func Files() ([]File, error) {
 			return nil, fmt.Errorf("%s: %w", b.name, err)
 		}
 		numberPanels(&d)
+		placeLinks(&d)
+		for i, v := range d.Templating.List {
+			if v.Name == "runbook_base" {
+				d.Templating.List[i].Query = &dashboard.StringOrMap{String: ptr(base)}
+			}
+		}
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
 		enc.SetEscapeHTML(false)
@@ -73,6 +101,41 @@ func Files() ([]File, error) {
 		out = append(out, File{Name: b.name, UID: b.uid, JSON: buf.Bytes()})
 	}
 	return out, nil
+}
+
+// placeLinks states where links go. The SDK defaults every link to the
+// dashboard controls menu ("inControlsMenu"), where a kiosk hides them and
+// an operator does not look; Grafana's other placement, the schema
+// default, is above the panels, which is spelled by leaving the field out.
+// Panel links take no placement at all; annotation toggles go above the
+// panels too.
+func placeLinks(d *dashboard.Dashboard) {
+	for i := range d.Links {
+		d.Links[i].Placement = nil
+	}
+	for i := range d.Annotations.List {
+		d.Annotations.List[i].Placement = nil
+	}
+	clear := func(p *dashboard.Panel) {
+		for i := range p.Links {
+			p.Links[i].Placement = nil
+		}
+		if p.FieldConfig != nil {
+			for i := range p.FieldConfig.Defaults.Links {
+				p.FieldConfig.Defaults.Links[i].Placement = nil
+			}
+		}
+	}
+	for i := range d.Panels {
+		switch p := d.Panels[i]; {
+		case p.Panel != nil:
+			clear(p.Panel)
+		case p.RowPanel != nil:
+			for j := range p.RowPanel.Panels {
+				clear(&p.RowPanel.Panels[j])
+			}
+		}
+	}
 }
 
 // numberPanels gives every panel (rows included) a stable id in layout order.
@@ -160,13 +223,6 @@ func statusModel(gray, green, yellow, red string, extra ...mapping) []dashboard.
 
 // Value mappings of the status model and the facts shown as states.
 var (
-	// mailcluster:status:code as shown on the wall tile. 12 and 13 are the
-	// tile query's refinements of 2 and 3 (see tileExpr).
-	statusTileMappings = statusModel("REDUNDANCY OFF", "OK", "SYNCING", "DOWN",
-		mapping{"10", "STOPPED FOR UPDATE", colorGray},
-		mapping{"12", "DEGRADED", colorYellow},
-		mapping{"13", "RED", colorRed},
-	)
 	// mailcluster:redundancy_status:code (the Active Monitor's redundancy state).
 	redundancyMappings = statusModel("REDUNDANCY OFF", "OK", "SYNCING", "RED")
 	// mailcluster:service_status:code / mailcluster:virtual_service_status:code.
@@ -181,6 +237,12 @@ var (
 		mapping{"4", "SLAVE", colorBlue},
 		mapping{"5", "OFFLINE", colorRed},
 		mapping{"6", "UNKNOWN", colorRed},
+	)
+	// observedCodes codes.
+	observedMappings = mappings(
+		mapping{"11", "serving", colorGreen},
+		mapping{"12", "alive", colorBlue},
+		mapping{"13", "silent", colorRed},
 	)
 	// syncStateExpr codes.
 	syncMappings = statusModel("DISABLED", "SYNCED", "SYNCING", "OUT OF SYNC",
@@ -258,7 +320,7 @@ func runbook(page string) cog.Builder[dashboard.DashboardLink] {
 	if page != "" {
 		title = "Runbook: " + strings.TrimSuffix(page, ".md")
 	}
-	return link(title, RunbookBase+page, true)
+	return link(title, RunbookVar+page, true)
 }
 
 // dashURL links to another mailcluster dashboard, keeping the datasource
@@ -284,9 +346,17 @@ func dashboardLinks() []cog.Builder[dashboard.DashboardLink] {
 		dashboard.NewDashboardLinkBuilder("Runbooks").
 			Type(dashboard.DashboardLinkTypeLink).
 			Icon("doc").
-			Url(RunbookBase).
+			Url(RunbookVar).
 			TargetBlank(true),
 	}
+}
+
+// runbookVar is the constant variable every runbook link starts with.
+func runbookVar() cog.Builder[dashboard.VariableModel] {
+	return dashboard.NewConstantVariableBuilder("runbook_base").
+		Label("Runbook base URL").
+		Description("Where docs/runbooks of mailcluster_exporter is served; regenerate with dashgen -runbook-base to point at an internal copy").
+		Value(dashboard.StringOrMap{String: ptr(DefaultRunbookBase)})
 }
 
 func datasourceVar() cog.Builder[dashboard.VariableModel] {

@@ -2,6 +2,7 @@ package gen
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/grafana/grafana-foundation-sdk/go/bargauge"
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
@@ -27,7 +28,8 @@ func newDashboard(title, uid, description string) *dashboard.DashboardBuilder {
 		Readonly().
 		Timezone("browser").
 		Links(dashboardLinks()).
-		WithVariable(datasourceVar())
+		WithVariable(datasourceVar()).
+		WithVariable(runbookVar())
 }
 
 // changeAnnotation marks, per value of the label by, every moment metric
@@ -265,9 +267,117 @@ func syncProgressHistory(gp dashboard.GridPos, m, description string) *timeserie
 		Links(runbooks("MailclusterSyncStalled.md"))
 }
 
-// cpuPanel: node_exporter CPU busy share per node.
+// cpuPanel: node_exporter CPU busy share per node, with dashed
+// thresholds (yellow above 80 %, red above 95 %).
 func cpuPanel(title string, gp dashboard.GridPos, m string) *timeseries.PanelBuilder {
 	return ratioPanel(title, gp).
 		WithTarget(rangeQ("A", cpuExpr(m), "{{node}}")).
+		Thresholds(thresholds(colorGreen, 0.8, colorYellow, 0.95, colorRed)).
+		ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed)).
 		NoValue(noNodeExporter)
+}
+
+// reasons are the values of the reason label of
+// mailcluster_service_probe_failure (DESIGN §3), coded 1.. in this order.
+var probeFailureReasons = []string{"refused", "connect_timeout", "unreachable", "timeout", "closed", "bad_greeting", "rejected", "starttls_unavailable", "tls_handshake", "protocol_error", "auth_failed"}
+
+// probeFailureExpr: the reason code of every failed probe of metric, by
+// the labels in by (the first reason in probeFailureReasons order if an
+// exporter reports several).
+func probeFailureExpr(metric, m, by string) string {
+	var parts []string
+	for i, r := range probeFailureReasons {
+		parts = append(parts, fmt.Sprintf("((%s == 1) * 0 + %d)", sel(metric, m, fmt.Sprintf("reason=%q", r)), i+1))
+	}
+	return "min by(" + by + ")(\n    " + strings.Join(parts, "\n  or\n    ") + "\n)"
+}
+
+func probeFailureMappings() []dashboard.ValueMapping {
+	var ms []mapping
+	for i, r := range probeFailureReasons {
+		ms = append(ms, mapping{fmt.Sprint(i + 1), strings.ReplaceAll(r, "_", " "), colorRed})
+	}
+	return mappings(ms...)
+}
+
+// serviceDetailTable: one row per (node, service), the virtual address
+// as node "virtual address": its status, why the last probe failed
+// (mailcluster_service_probe_failure) and whether its certificate is
+// verified (mailcluster_service_tls_verified; min over exporters).
+func serviceDetailTable(gp dashboard.GridPos, m string) *table.PanelBuilder {
+	virtual := func(e string) string { return fmt.Sprintf(`label_replace(%s, "node", "virtual address", "", "")`, e) }
+	return table.NewPanelBuilder().
+		Title("Services — status, failure reason, TLS").
+		Description("Per node and service, and through the virtual address: the status (as in the matrix), the reason of a failed probe (refused, connect timeout, unreachable, timeout, closed, bad greeting, rejected, STARTTLS unavailable, TLS handshake, protocol error, auth failed) and whether the certificate chains to a trusted root and names tls_server_name (empty without TLS). An unverified certificate never makes a service down; it makes it WARN.").
+		Datasource(ds()).
+		GridPos(gp).
+		WithTarget(tableQ("A", fmt.Sprintf("max by(node, service)(%s)\n  or\n%s", sel("mailcluster:service_status:code", m), virtual(maxBy("service", sel("mailcluster:virtual_service_status:code", m)))))).
+		WithTarget(tableQ("B", probeFailureExpr("mailcluster_service_probe_failure", m, "node, service")+"\n  or\n"+virtual(probeFailureExpr("mailcluster_virtual_service_probe_failure", m, "service")))).
+		WithTarget(tableQ("C", fmt.Sprintf("min by(node, service)(%s)\n  or\n%s", sel("mailcluster_service_tls_verified", m), virtual(fmt.Sprintf("min by(service)(%s)", sel("mailcluster_virtual_service_tls_verified", m)))))).
+		WithTransformation(dashboard.DataTransformerConfig{Id: "merge", Options: map[string]any{}}).
+		WithTransformation(dashboard.DataTransformerConfig{
+			Id: "organize",
+			Options: map[string]any{
+				"excludeByName": map[string]any{"Time": true},
+				"indexByName":   map[string]any{"node": 0, "service": 1, "Value #A": 2, "Value #B": 3, "Value #C": 4},
+				"renameByName":  map[string]any{"Value #A": "status", "Value #B": "failure reason", "Value #C": "TLS verified"},
+			},
+		}).
+		ShowHeader(true).
+		Footer(noFooter()).
+		CellHeight(common.TableCellHeightSm).
+		Unit("none").
+		NoValue("—").
+		OverrideByName("status", colouredColumn(serviceMappings)).
+		OverrideByName("failure reason", colouredColumn(probeFailureMappings())).
+		OverrideByName("TLS verified", colouredColumn(mappings(mapping{"0", "NOT VERIFIED", colorYellow}, mapping{"1", "verified", colorGreen}))).
+		Links(runbooks("MailclusterServiceDownOnServingNode.md", "MailclusterTLSCertificateExpiring.md"))
+}
+
+// colouredColumn: a table column shown through ms with its cell's
+// background in the mapped colour.
+func colouredColumn(ms []dashboard.ValueMapping) []dashboard.DynamicConfigValue {
+	return []dashboard.DynamicConfigValue{
+		{Id: "mappings", Value: ms},
+		{Id: "custom.cellOptions", Value: map[string]any{"type": "color-background", "mode": "basic"}},
+		{Id: "color", Value: map[string]any{"mode": "thresholds"}},
+	}
+}
+
+// evidenceTable: per node, the resolved role next to what every exporter
+// (instance) reported (mailcluster_node_role) and observed
+// (mailcluster_node_observed), so a disagreement between exporters is
+// visible at a glance.
+func evidenceTable(gp dashboard.GridPos, m string) *table.PanelBuilder {
+	column := func(e, name string) string {
+		return fmt.Sprintf(`label_replace(%s, "column", %q, "instance", "(.*)")`, e, name)
+	}
+	expr := fmt.Sprintf("label_replace(%s, \"column\", \" resolved\", \"\", \"\")\n  or\n%s\n  or\n%s",
+		roleCodes("mailcluster:node_role:resolved", m, "node"),
+		column(roleCodes("mailcluster_node_role", m, "node, instance"), "$1 reported"),
+		column(observedCodes(m, "node, instance"), "$1 observed"))
+	ms := append(roleMappings, observedMappings...)
+	return tablePanel("Evidence per exporter", gp, expr).
+		Description("Rows: nodes. \" resolved\": the role the rules use (mailcluster:node_role:resolved). \"<instance> reported\": the role the cluster software told that exporter (mailcluster_node_role). \"<instance> observed\": what that exporter's probes saw of the node (mailcluster_node_observed: serving, alive, silent). Reported beats observed; a node is offline by observation only when every observer finds it silent.").
+		WithTransformation(dashboard.DataTransformerConfig{
+			Id:      "groupingToMatrix",
+			Options: map[string]any{"columnField": "column", "rowField": "node", "valueField": "Value", "emptyValue": "null"},
+		}).
+		Align(common.FieldTextAlignmentCenter).
+		CellOptions(common.TableCellOptions{TableColoredBackgroundCellOptions: &common.TableColoredBackgroundCellOptions{
+			Type: common.TableCellDisplayModeColorBackground,
+			Mode: ptr(common.TableCellBackgroundDisplayModeBasic),
+		}}).
+		CellHeight(common.TableCellHeightSm).
+		Unit("none").
+		Mappings(ms).
+		ColorScheme(thresholdColor()).
+		Thresholds(thresholds("transparent")).
+		NoValue("—").
+		OverrideByName("node\\column", []dashboard.DynamicConfigValue{
+			{Id: "displayName", Value: "node"},
+			{Id: "custom.cellOptions", Value: map[string]any{"type": "auto"}},
+			{Id: "custom.align", Value: "left"},
+		}).
+		Links(runbooks("MailclusterSplitBrain.md", "MailclusterNoActiveNode.md"))
 }
