@@ -56,7 +56,7 @@ YAML
 YAML
     # the round trip (docs/configuration.md "Round trip"), on the agentless exporter only, when switched on
     # (ops.sh roundtrip on): submitted through the VIP, read on each node's always-open monitor listener
-    [ -e "$ST/roundtrip.on" ] && cat <<YAML
+    if [ -e "$ST/roundtrip.on" ]; then cat <<YAML
     roundtrip:
       interval: 10s
       timeout: 20s
@@ -74,6 +74,7 @@ YAML
           password_file: $ST/probe.pass
           allow_plaintext_auth: true   # the isolated test bed has no TLS
 YAML
+    fi
   else
     cat <<YAML
       - type: keepalived
