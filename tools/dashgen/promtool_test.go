@@ -393,7 +393,9 @@ func TestClusterDetailQueries(t *testing.T) {
 	const file = "mailcluster-cluster.json"
 	d1, d3, d4 := queriesFor(t, "d1"), queriesFor(t, "d3"), queriesFor(t, "d4")
 	n1, n2 := nodeExporter("d3", "n1"), nodeExporter("d3", "n2")
-	inst := func(l string) string { return strings.TrimSuffix(strings.TrimPrefix(l, `instance="`), `",job="mailcluster"`) }
+	inst := func(l string) string {
+		return strings.TrimSuffix(strings.TrimPrefix(l, `instance="`), `",job="mailcluster"`)
+	}
 	exprs := []promExpr{
 		{Expr: findQuery(t, d1, file, "Overall status", "A"), EvalTime: at, ExpSamples: []promSample{{`{cluster="d1"}`, 10}}},
 		{Expr: findQuery(t, d3, file, "Overall status", "A"), EvalTime: at, ExpSamples: []promSample{{`{cluster="d3"}`, 90}}},

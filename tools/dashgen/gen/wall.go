@@ -116,11 +116,15 @@ var summaryCategories = []struct {
 	name, color string
 	filter      func(m, state string) string
 }{
-	{"OK", colorGreen, func(m, s string) string { return fmt.Sprintf("((%s) == %d) unless on(cluster) %s", s, wallCode("OK"), windowOpen(m)) }},
+	{"OK", colorGreen, func(m, s string) string {
+		return fmt.Sprintf("((%s) == %d) unless on(cluster) %s", s, wallCode("OK"), windowOpen(m))
+	}},
 	{"SYNCING", colorYellow, func(m, s string) string {
 		return fmt.Sprintf("(((%s) >= %d) <= %d) unless on(cluster) %s", s, wallCode("SYNCING"), wallCode("DEGRADED"), windowOpen(m))
 	}},
-	{"DOWN", colorRed, func(m, s string) string { return fmt.Sprintf("((%s) >= %d) unless on(cluster) %s", s, wallCode("NO EVIDENCE"), windowOpen(m)) }},
+	{"DOWN", colorRed, func(m, s string) string {
+		return fmt.Sprintf("((%s) >= %d) unless on(cluster) %s", s, wallCode("NO EVIDENCE"), windowOpen(m))
+	}},
 	{"OFF", colorGray, func(m, s string) string {
 		return fmt.Sprintf("((%s) == %d) unless on(cluster) %s", s, wallCode("DISABLED"), windowOpen(m))
 	}},
