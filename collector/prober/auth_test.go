@@ -193,7 +193,11 @@ func TestNoPlaintextLogin(t *testing.T) {
 		{"ldap", []step{expectClosed()}},
 	} {
 		t.Run(tc.proto, func(t *testing.T) {
-			srv := startFake(t, false, tc.script...)
+			// The handler signals when it runs: the connection was accepted
+			// (and counted) before wait() is called.
+			started := make(chan struct{})
+			script := append([]step{func(*fakeConn) error { close(started); return nil }}, tc.script...)
+			srv := startFake(t, false, script...)
 			target := Target{Address: srv.addr, TLSConfig: trustingTLS()}
 			withLogin("", false, TLSNone)(&target)
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -202,6 +206,11 @@ func TestNoPlaintextLogin(t *testing.T) {
 			res := probe(ctx, target)
 			if res.Up || res.Reason != ReasonStartTLSUnavailable || !strings.Contains(res.Err.Error(), "no TLS") {
 				t.Errorf("Up %v, reason %q, err %v; want down, starttls_unavailable, saying why", res.Up, res.Reason, res.Err)
+			}
+			select {
+			case <-started:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the fake server never saw the connection")
 			}
 			if err := srv.wait(); err != nil {
 				t.Errorf("fake server: %v", err)
