@@ -114,7 +114,12 @@ func testRoundTripBlocked(t *testing.T) {
 	t.Logf("node-b not reached after %s", time.Since(t0).Round(100*time.Millisecond))
 	_, d := waitFor(t, "reason out_of_sync (node-b behind longer than max_lag)", 120*time.Second, reasons, reasonsInclude("out_of_sync"))
 	t.Logf("out_of_sync %s later (%s after blocking)", d.Round(100*time.Millisecond), time.Since(t0).Round(time.Second))
-	waitValue(t, "node-b behind in the rules", 10*time.Second, `mailcluster:roundtrip_node_behind:bool{cluster="e2e",node="node-b"}`, 1)
+	// The dovecot source may say out_of_sync first (a failed dsync); the round trip's own
+	// evidence follows once node-b's oldest unseen message is older than max_lag (30s):
+	// rounds of 20s (the timeout) every 10s, so within two or three rounds.
+	_, d = waitFor(t, "node-b behind in the rules (round trip evidence)", 90*time.Second,
+		`mailcluster:roundtrip_node_behind:bool{cluster="e2e",node="node-b"}`, one(1))
+	t.Logf("round trip: node-b behind %s later (%s after blocking)", d.Round(100*time.Millisecond), time.Since(t0).Round(time.Second))
 	waitValue(t, "cluster red", 15*time.Second, statusCode, 3)
 
 	ops(t, "repl", "unblock", nodeB)
