@@ -20,6 +20,7 @@ import (
 
 	"github.com/mailcluster/mailcluster_exporter/collector/facts"
 	"github.com/mailcluster/mailcluster_exporter/collector/prober"
+	"github.com/mailcluster/mailcluster_exporter/collector/roundtrip"
 	"github.com/mailcluster/mailcluster_exporter/collector/sched"
 	"github.com/mailcluster/mailcluster_exporter/config"
 )
@@ -50,8 +51,9 @@ type Cluster struct {
 	// version a service's greeting states stands in (agentless clusters).
 	// Mixing the two would make exporters disagree about one node.
 	greetingVersions bool
-	group            *sched.Group // this cluster's turn in the scheduler
-	silent           silentNodes  // nodes that answered nothing last time
+	group            *sched.Group      // this cluster's turn in the scheduler
+	silent           silentNodes       // nodes that answered nothing last time
+	roundTrip        *roundtrip.Runner // nil unless configured
 }
 
 type sourceRunner struct {
@@ -132,6 +134,11 @@ func New(cfg *config.Cluster, global config.Global, opts Options) (*Cluster, err
 	if err := c.buildProbes(); err != nil {
 		return nil, fmt.Errorf("cluster %q: %w", cfg.Name, err)
 	}
+	rt, err := c.newRoundTrip()
+	if err != nil {
+		return nil, fmt.Errorf("cluster %q: roundtrip: %w", cfg.Name, err)
+	}
+	c.roundTrip = rt
 	return c, nil
 }
 
@@ -196,6 +203,9 @@ func (c *Cluster) target(host string, s *config.Service) (prober.Target, error) 
 		DNSQueryName: s.DNSQueryName, DNSQueryType: s.DNSQueryType, DNSTransport: s.DNSTransport,
 		LDAPBaseDN: s.LDAPBaseDN,
 	}
+	if s.Auth != nil {
+		t.Login = &prober.Login{Credentials: s.Auth.Credentials, Mechanism: s.Auth.Mechanism, AllowPlaintext: s.Auth.AllowPlaintextAuth}
+	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if s.CAFile != "" {
 		pem, err := os.ReadFile(s.CAFile)
@@ -242,6 +252,8 @@ type Snapshot struct {
 	Roles    map[string]RoleHistory
 	Window   WindowState
 	Provides Provides
+	// RoundTrip is the last finished round trip (set by Cluster.RoundTrip).
+	RoundTrip *RoundTripState
 }
 
 // WindowState is the update window of a cluster at collection time: End is

@@ -71,6 +71,7 @@ func Describe(ch chan<- *prometheus.Desc) {
 		serviceChainDesc, serviceVerifDesc, serviceFailDesc, vServiceChain, vServiceVerif, vServiceFail} {
 		ch <- d
 	}
+	describeRoundTrip(ch)
 }
 
 func boolValue(b bool) float64 {
@@ -214,6 +215,7 @@ func (s *Snapshot) Emit(ch chan<- prometheus.Metric) {
 	if !s.Window.End.IsZero() {
 		gauge(windowEndDesc, float64(s.Window.End.Unix()), cl.Name)
 	}
+	s.emitRoundTrip(ch)
 }
 
 // tlsLabel is the service_info tls label: none, starttls, implicit, or

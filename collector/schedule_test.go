@@ -260,11 +260,6 @@ func emitted(t *testing.T, snap *Snapshot) map[string]int {
 	return out
 }
 
-type snapCollector struct{ s *Snapshot }
-
-func (c snapCollector) Describe(ch chan<- *prometheus.Desc) { Describe(ch) }
-func (c snapCollector) Collect(ch chan<- prometheus.Metric) { c.s.Emit(ch) }
-
 // One cluster whose nodes are all dead cannot starve another cluster of
 // the same exporter: once its nodes are known to answer nothing, their
 // probes hold at most half of the slots, and the healthy cluster's probes

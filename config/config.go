@@ -57,6 +57,8 @@ type Cluster struct {
 	// MaxConcurrency optionally bounds this cluster's probes and commands
 	// at once (0: only global.max_concurrency applies).
 	MaxConcurrency int `yaml:"max_concurrency"`
+	// RoundTrip is the optional end-to-end mail check (roundtrip.go).
+	RoundTrip *RoundTrip `yaml:"roundtrip"`
 }
 
 // Node is one member of a cluster.
@@ -94,6 +96,8 @@ type Service struct {
 	DNSQueryType     string `yaml:"dns_query_type"`
 	DNSTransport     string `yaml:"dns_transport"`
 	LDAPBaseDN       string `yaml:"ldap_base_dn"`
+	// Auth makes the check log in (auth.go); a failed login is down.
+	Auth *Auth `yaml:"auth"`
 
 	shorthand bool
 }

@@ -94,6 +94,9 @@ func (c *Config) applyDefaults() {
 				src.Name = src.Type
 			}
 		}
+		if cl.RoundTrip != nil {
+			cl.RoundTrip.applyDefaults(cl)
+		}
 	}
 }
 
@@ -127,6 +130,9 @@ func (s *Service) applyDefaults(g *Global) {
 	if s.Gated == nil {
 		f := false
 		s.Gated = &f
+	}
+	if s.Auth != nil {
+		s.Auth.applyDefaults(s.Protocol)
 	}
 }
 

@@ -162,6 +162,9 @@ func (cl *Cluster) validate(v *validator, p string) {
 		}
 		w.validate(v, wp)
 	}
+	if cl.RoundTrip != nil {
+		cl.RoundTrip.validate(v, p+".roundtrip", cl)
+	}
 }
 
 func validHost(h string) bool {
@@ -213,6 +216,9 @@ func (s *Service) validate(v *validator, p string) {
 	}
 	if s.HTTPPath != "" && !strings.HasPrefix(s.HTTPPath, "/") {
 		v.errorf(p+".http_path", "must start with /, got %q", s.HTTPPath)
+	}
+	if s.Auth != nil {
+		s.Auth.validate(v, p+".auth", s.Protocol)
 	}
 	validTLSServerName(v, p+".tls_server_name", s.TLSServerName)
 }

@@ -195,7 +195,13 @@ func (e *Exporter) Reload() error {
 		}
 	}
 	e.sched.SetLimit(cfg.Global.MaxConcurrency)
-	e.state.Store(&state{cfg: cfg, clusters: cls})
+	if old := e.state.Swap(&state{cfg: cfg, clusters: cls}); old != nil {
+		go func() { // a round trip still running ends; scrapes already use the new clusters
+			for _, c := range old.clusters {
+				c.Close()
+			}
+		}()
+	}
 	e.reloadOK.Set(1)
 	e.reloadTimestamp.Set(float64(e.opts.Now().Unix()))
 	e.log.Info("configuration loaded", "file", e.opts.ConfigFile, "clusters", len(cls))
@@ -287,8 +293,9 @@ func (e *Exporter) collect(key string, cls []*collector.Cluster, cfg *config.Con
 		wg.Wait()
 		now := e.opts.Now()
 		recent := e.recentWindows(now)
-		for _, s := range snaps {
+		for i, s := range snaps {
 			s.Window = windowState(cfg.ClusterByName(s.Cluster.Name), recent, now)
+			cls[i].RoundTrip(s) // starts a background round when due; reports the last finished one
 		}
 		return snaps, nil
 	})

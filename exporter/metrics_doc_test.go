@@ -11,6 +11,7 @@ import (
 	"github.com/mailcluster/mailcluster_exporter/collector"
 	"github.com/mailcluster/mailcluster_exporter/collector/facts"
 	"github.com/mailcluster/mailcluster_exporter/collector/prober"
+	"github.com/mailcluster/mailcluster_exporter/collector/roundtrip"
 	"github.com/mailcluster/mailcluster_exporter/config"
 )
 
@@ -54,6 +55,9 @@ clusters:
 		Sources:  []collector.SourceStatus{{Name: "command", Node: "a", Up: true, Duration: time.Millisecond}},
 		Roles:    map[string]collector.RoleHistory{"a": {Role: facts.RoleActive, Changes: 1, LastChange: 1.7e9}},
 		Window:   collector.WindowState{Open: true, End: time.Unix(2e9, 0)},
+		RoundTrip: &collector.RoundTripState{Service: "smtps", SlowThreshold: time.Minute, MaxLag: time.Minute, Age: time.Second,
+			Status: roundtrip.Status{Rounds: 1, Last: &roundtrip.Result{Delivered: true, Delivery: time.Second,
+				Nodes: map[string]roundtrip.NodeResult{"a": {Seen: true, Replication: time.Second, LastSuccess: time.Unix(1.7e9, 0)}}}}},
 	}
 }
 

@@ -50,13 +50,20 @@ func imapDialogue(ctx context.Context, t Target, r *Result) error {
 	preauth := kind == "PREAUTH"
 	err = s.upgrade(ctx, t, r, caps["STARTTLS"] && !preauth, "STARTTLS",
 		func() error { _, err := imapCommand(s, "a2", "STARTTLS"); return err },
-		func() error { _, err := imapCommand(s, "a3", "CAPABILITY"); return err })
+		func() error { caps, err = imapCommand(s, "a3", "CAPABILITY"); return err })
 	switch {
 	case err != nil && preauth:
 		// Not advertised, so no STARTTLS was sent: a required one failed.
 		return fail(ReasonStartTLSUnavailable, fmt.Errorf("%w (PREAUTH session: STARTTLS not allowed)", err))
 	case err != nil:
 		return err
+	}
+	// A PREAUTH session is authenticated by the server itself (by its
+	// address, say): there is no login to check.
+	if t.Login != nil && !preauth {
+		if err := imapLogin(s, caps, t.Login); err != nil {
+			return err
+		}
 	}
 	s.quit(ctx, "a9 LOGOUT", func() error {
 		for range maxReplyLines {

@@ -63,6 +63,13 @@ func ldapDialogue(ctx context.Context, t Target, r *Result) error {
 		}
 	}
 
+	if t.Login != nil {
+		classify := func(err error) error { return ldapFailure(err, lc, ReasonAuthFailed) }
+		if err := ldapLogin(l, mode != TLSNone, t.Login, classify); err != nil {
+			return err
+		}
+	}
+
 	timeLimit := 0
 	if dl, ok := ctx.Deadline(); ok {
 		timeLimit = int(time.Until(dl)/time.Second) + 1

@@ -44,6 +44,11 @@ func pop3Dialogue(ctx context.Context, t Target, r *Result) error {
 	if err != nil {
 		return err
 	}
+	if t.Login != nil {
+		if err := pop3Login(s, t.Login); err != nil {
+			return err
+		}
+	}
 	s.quit(ctx, "QUIT", func() error { _, err := s.readLine(); return err })
 	return nil
 }

@@ -78,6 +78,8 @@ type Target struct {
 	DNSTransport string // udp (default) or tcp
 	// LDAP options.
 	LDAPBaseDN string // base object of the base-scope search; "" reads the root DSE
+	// Login, when set, makes the check log in after its TLS step (auth.go).
+	Login *Login
 }
 
 // Result is the outcome of one probe.
@@ -93,12 +95,12 @@ type Result struct {
 	// Version is the software version stated by the server (greeting,
 	// HTTP Server header, LDAP vendorVersion), "" if none is stated.
 	Version string
+	// Reason classifies Err ("" when Up).
+	Reason Reason
 	// Answered is true when the server answered at all: the TCP connection
 	// was accepted (or, over UDP, a reply arrived), even if the dialogue
 	// then failed. A failed probe that answered shows the host is alive.
 	Answered bool
-	// Reason classifies Err ("" when Up).
-	Reason Reason
 	// Err says why the probe failed (nil when Up).
 	Err error
 }

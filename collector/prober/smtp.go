@@ -40,9 +40,14 @@ func smtpDialogue(ctx context.Context, t Target, r *Result) error {
 	_, advertised := ext["STARTTLS"]
 	err = s.upgrade(ctx, t, r, advertised, "STARTTLS",
 		func() error { return smtpCommand(s, "STARTTLS", 220) },
-		func() error { _, err := smtpEHLO(s, helo); return err })
+		func() error { ext, err = smtpEHLO(s, helo); return err })
 	if err != nil {
 		return err
+	}
+	if t.Login != nil {
+		if err := smtpLogin(s, ext, t.Login); err != nil {
+			return err
+		}
 	}
 	s.quit(ctx, "QUIT", func() error { _, _, err := readSMTPReply(s.lr); return err })
 	return nil

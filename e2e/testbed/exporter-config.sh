@@ -54,6 +54,27 @@ YAML
         service:
           primary_service: smtp
 YAML
+    # the round trip (docs/configuration.md "Round trip"), on the agentless exporter only, when switched on
+    # (ops.sh roundtrip on): submitted through the VIP, read on each node's always-open monitor listener
+    if [ -e "$ST/roundtrip.on" ]; then cat <<YAML
+    roundtrip:
+      interval: 10s
+      timeout: 20s
+      slow_threshold: 10s
+      max_lag: 30s
+      poll_interval: 500ms
+      to: $PROBE_USER@$MAIL_DOMAIN
+      submission:
+        service: smtp
+      imap:
+        service: imap
+        port: $IMAP_MONITOR_PORT
+        auth:
+          username_file: $ST/probe.user
+          password_file: $ST/probe.pass
+          allow_plaintext_auth: true   # the isolated test bed has no TLS
+YAML
+    fi
   else
     cat <<YAML
       - type: keepalived

@@ -41,6 +41,9 @@ VRID=47
 MAIL_DOMAIN=e2e.test
 TEST_USER=testuser TEST_PASS=testpass
 USER2=user2 USER2_PASS=pass2
+# the round trip's probe mailbox (exporter roundtrip:, switched on by `ops.sh roundtrip on`); credentials in files
+PROBE_USER=rtprobe PROBE_PASS=rtprobe-secret
+IMAP_MONITOR_PORT=10143                          # IMAP on the node's own address, open on the standby too (round trip)
 DOVEADM_SECRET=e2e-doveadm-secret DOVEADM_API_KEY=e2e-api-key
 TLS_NAME=mail.$MAIL_DOMAIN                      # the name clients use; the nodes' certificate names it (test CA)
 TLS_DIR=$ST/tls                                 # ca.pem (the exporters' ca_file), site.{crt,key}; per node: <node>/tls/
@@ -325,8 +328,11 @@ tls_swap() {   # tls_swap NODE site|selfsigned: install, then make the running d
 # ------------------------------------------------------------------ dovecot
 write_users() {
   install -d -m 755 "$ST/dovecot"
-  printf '%s:{PLAIN}%s::::::\n%s:{PLAIN}%s::::::\n' "$TEST_USER" "$TEST_PASS" "$USER2" "$USER2_PASS" >"$ST/dovecot/users.passwd"
+  printf '%s:{PLAIN}%s::::::\n' "$TEST_USER" "$TEST_PASS" "$USER2" "$USER2_PASS" "$PROBE_USER" "$PROBE_PASS" >"$ST/dovecot/users.passwd"
   chmod 644 "$ST/dovecot/users.passwd"
+  printf '%s@%s\n' "$PROBE_USER" "$MAIL_DOMAIN" >"$ST/probe.user"
+  printf '%s\n' "$PROBE_PASS" >"$ST/probe.pass"
+  chmod 600 "$ST/probe.user" "$ST/probe.pass"
 }
 write_dovecot() {   # write_dovecot NODE
   local n=$1 d=$ST/$1 peer=${PEER[$1]} u g
@@ -408,7 +414,7 @@ DC
   dc_write_listeners "$n" closed
   # The same INBOX GUID on both nodes before the first start: otherwise each node creates its own INBOX
   # and dsync swaps the two GUIDs forever.
-  for u in "$TEST_USER" "$USER2"; do
+  for u in "$TEST_USER" "$USER2" "$PROBE_USER"; do
     g=$(printf '%s' "e2e-inbox-$u" | md5sum | cut -c1-32)
     install -d -o mail -g mail -m 700 "$d/mail/$u" "$d/mail/$u/Maildir" \
       "$d/mail/$u/Maildir/cur" "$d/mail/$u/Maildir/new" "$d/mail/$u/Maildir/tmp"
@@ -428,8 +434,9 @@ dc_stop() { stop_name "dovecot-$1" 5; }
 dc_write_listeners() {
   local n=$1 port_imap=0 port_pop3=0 f=$ST/$1/dovecot/listeners.conf
   [ "$2" = open ] && { port_imap=$IMAP_PORT; port_pop3=$POP3_PORT; }
-  printf '# %s (written by e2e/testbed/lib.sh dc_write_listeners; port 0 = listener closed)\nservice imap-login {\n  inet_listener imap {\n    port = %s\n  }\n}\nservice pop3-login {\n  inet_listener pop3 {\n    port = %s\n  }\n}\n' \
-    "$2" "$port_imap" "$port_pop3" >"$f.tmp"
+  # imap-monitor: always open, on the node's own address only (the round trip reads the standby's mailbox)
+  printf '# %s (written by e2e/testbed/lib.sh dc_write_listeners; port 0 = listener closed)\nservice imap-login {\n  inet_listener imap {\n    port = %s\n  }\n  inet_listener imap-monitor {\n    address = %s\n    port = %s\n  }\n}\nservice pop3-login {\n  inet_listener pop3 {\n    port = %s\n  }\n}\n' \
+    "$2" "$port_imap" "${ADDR[$n]}" "$IMAP_MONITOR_PORT" "$port_pop3" >"$f.tmp"
   if cmp -s "$f.tmp" "$f"; then rm -f "$f.tmp"; return 1; fi
   mv -f "$f.tmp" "$f"
 }

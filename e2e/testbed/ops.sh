@@ -11,6 +11,7 @@
 #   ops.sh maint      on|off NODE               maintenance: converge keeps the services stopped even on MASTER
 #   ops.sh version    NODE VERSION              the version the node's exporter reports (`version` source)
 #   ops.sh exporter   stop|start NODE|client
+#   ops.sh roundtrip  on|off                    the agentless exporter's round trip (restarts that exporter)
 #   ops.sh vrrp       cut|restore [NODE...]   drop VRRP on the sync link (default both nodes): split brain
 #   ops.sh repl       block|unblock NODE [drop|reject]   doveadm/dsync port $DOVEADM_PORT on NODE's sync link
 #   ops.sh repl       stall NODE                port stays reachable, data dropped: the peer's dsync hangs (syncing)
@@ -71,6 +72,9 @@ case "$op" in
     node_arg "${2:-}"
     case "$1" in on | off) maint "$2" "$1" ;; *) usage ;; esac ;;
   version) node_arg "${1:-}"; [ -n "${2:-}" ] || usage; set_version "$1" "$2" ;;
+  roundtrip)
+    case "${1:-}" in on) : >"$ST/roundtrip.on" ;; off) rm -f "$ST/roundtrip.on" ;; *) usage ;; esac
+    exp_stop client && exp_start client ;;
   vrrp)
     a=$1; shift; for n in "$@"; do node_arg "$n"; done
     case "$a" in cut) vrrp_cut "$@" ;; restore) vrrp_restore "$@" ;; *) usage ;; esac ;;

@@ -191,10 +191,39 @@ func clusterDashboard() (dashboard.Dashboard, error) {
 		NoValue("no TLS services").
 		Links(runbooks("MailclusterTLSCertificateExpiring.md")))
 
+	// --- Round trip (optional roundtrip: per cluster), collapsed ----------
+	rt := row("Round trip: a real message through the virtual address", 59).Collapsed(true)
+	rt.WithPanel(tsPanel("Round trip: delivery and replication", pos(0, 60, 16, 8), "s").
+		Description("The end-to-end check (roundtrip:): a message submitted through the virtual address, looked for over IMAP on each node. Delivery: until the first node shows it. Replication: until that node shows it; for a node the last round did not reach, how long its oldest unseen message has been on its way (it keeps growing). Dashed: slow_threshold (delivery) and max_lag (replication; above it a node not reached is out_of_sync unless syncing). The highest of each interval over exporters.").
+		WithTarget(rangeQ("A", fmt.Sprintf("max(max_over_time(%s[$__interval]))", sel("mailcluster_roundtrip_delivery_seconds", m)), "delivery")).
+		WithTarget(rangeQ("B", maxBy("node", fmt.Sprintf("max_over_time(%s[$__interval])", sel("mailcluster_roundtrip_replication_seconds", m))), "replication {{node}}")).
+		WithTarget(rangeQ("C", fmt.Sprintf("max(%s)", sel("mailcluster_roundtrip_slow_threshold_seconds", m)), "delivery slow threshold")).
+		WithTarget(rangeQ("D", fmt.Sprintf("max(%s)", sel("mailcluster_roundtrip_max_lag_seconds", m)), "replication max lag")).
+		OverrideByQuery("C", []dashboard.DynamicConfigValue{
+			{Id: "color", Value: map[string]any{"mode": "fixed", "fixedColor": colorYellow}},
+			{Id: "custom.lineStyle", Value: map[string]any{"fill": "dash", "dash": []int{10, 10}}},
+			{Id: "custom.fillOpacity", Value: 0},
+		}).
+		OverrideByQuery("D", []dashboard.DynamicConfigValue{
+			{Id: "color", Value: map[string]any{"mode": "fixed", "fixedColor": colorRed}},
+			{Id: "custom.lineStyle", Value: map[string]any{"fill": "dash", "dash": []int{10, 10}}},
+			{Id: "custom.fillOpacity", Value: 0},
+		}).
+		NoValue("no round trip configured").
+		Links(runbooks("MailclusterRedundancyRed.md", "MailclusterVirtualServiceDown.md")))
+	rt.WithPanel(tsPanel("Round trip: nodes reached", pos(16, 60, 8, 8), "none").
+		Description("mailcluster_roundtrip_success per node: 1 the last round reached the node, 0 it did not (any exporter's failing round trip counts: the lowest over exporters).").
+		WithTarget(rangeQ("A", fmt.Sprintf("min by(node)(min_over_time(%s[$__interval]))", sel("mailcluster_roundtrip_success", m)), "{{node}}")).
+		Min(0).
+		Max(1).
+		NoValue("no round trip configured").
+		Links(runbooks("MailclusterRedundancyRed.md")))
+	b.WithRow(rt)
+
 	// --- Secondary rows, collapsed: queues, software and sources, hosts ---
-	queues := row("Queues", 59).Collapsed(true)
+	queues := row("Queues", 68).Collapsed(true)
 	queue := func(title, metric, unit string, x uint32, desc string, th *dashboard.ThresholdsConfigBuilder) {
-		p := tsPanel(title, pos(x, 60, 8, 7), unit).
+		p := tsPanel(title, pos(x, 69, 8, 7), unit).
 			Description(desc).
 			WithTarget(rangeQ("A", maxBy("node, queue", fmt.Sprintf("max_over_time(%s[$__interval])", sel(metric, mn))), "{{node}} {{queue}}")).
 			NoValue("no queue source").
@@ -209,8 +238,8 @@ func clusterDashboard() (dashboard.Dashboard, error) {
 	queue("Oldest queued message", "mailcluster_queue_oldest_age_seconds", "s", 16, "mailcluster_queue_oldest_age_seconds per node and queue (absent while the queue is empty). Dashed: yellow after 15 minutes, red after 1 hour (dashboard thresholds).", thresholds(colorGreen, 900, colorYellow, 3600, colorRed))
 	b.WithRow(queues)
 
-	sw := row("Software and sources", 67).Collapsed(true)
-	sw.WithPanel(tablePanel("Software version", pos(0, 68, 8, 6), maxBy("node, version", sel("mailcluster_software_info", m))).
+	sw := row("Software and sources", 76).Collapsed(true)
+	sw.WithPanel(tablePanel("Software version", pos(0, 77, 8, 6), maxBy("node, version", sel("mailcluster_software_info", m))).
 		Description("mailcluster_software_info: the version each node reports. Different versions must never sync (gate versions_match).").
 		WithTransformation(dashboard.DataTransformerConfig{
 			Id: "organize",
@@ -224,22 +253,22 @@ func clusterDashboard() (dashboard.Dashboard, error) {
 		Unit("none").
 		NoValue("no version reported").
 		Links(runbooks("MailclusterVersionSkew.md")))
-	sw.WithPanel(codeStat("Restart required", pos(8, 68, 4, 6), showValueAndName, restartMappings, "not reported").
+	sw.WithPanel(codeStat("Restart required", pos(8, 77, 4, 6), showValueAndName, restartMappings, "not reported").
 		Description("mailcluster_restart_required per node.").
 		WithTarget(instant("A", maxBy("node", sel("mailcluster_restart_required", m)), "{{node}}")).
 		Links(runbooks("MailclusterRestartRequired.md")))
-	sw.WithPanel(codeStat("Sources", pos(12, 68, 6, 6), showValueAndName, sourceMappings, "no sources").
+	sw.WithPanel(codeStat("Sources", pos(12, 77, 6, 6), showValueAndName, sourceMappings, "no sources").
 		Description("mailcluster_source_up per node and source: could the source produce its facts? A source that failed on every exporter that runs it makes the redundancy state red (reason unknown).").
 		WithTarget(instant("A", maxBy("node, source", sel("mailcluster_source_up", m)), "{{node}} {{source}}")).
 		Links(runbooks("MailclusterExporterSourceFailing.md")))
-	sw.WithPanel(tsPanel("Source duration", pos(18, 68, 6, 6), "s").
+	sw.WithPanel(tsPanel("Source duration", pos(18, 77, 6, 6), "s").
 		Description("mailcluster_source_duration_seconds: how long each source took in the scrape (bounded by the scrape timeout), the highest of each interval.").
 		WithTarget(rangeQ("A", maxBy("node, source", fmt.Sprintf("max_over_time(%s[$__interval])", sel("mailcluster_source_duration_seconds", m))), "{{node}} {{source}}")).
 		Links(runbooks("MailclusterExporterSourceFailing.md")))
 	b.WithRow(sw)
 
-	hosts := row("Host metrics (node_exporter, optional)", 74).Collapsed(true)
-	for _, h := range hostPanels(mn, 75) {
+	hosts := row("Host metrics (node_exporter, optional)", 83).Collapsed(true)
+	for _, h := range hostPanels(mn, 84) {
 		hosts.WithPanel(h)
 	}
 	b.WithRow(hosts)
