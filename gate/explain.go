@@ -269,6 +269,9 @@ func (f *facts) explain(gate string) []string {
 		for _, n := range f.restart {
 			add("%s: restart required", n)
 		}
+		if len(f.restart) == 0 && len(f.explain("sync_complete")) > 0 {
+			add("waits for sync_complete: the start-up sync raises the restart flag, so before it completes the flag says nothing")
+		}
 	}
 	if len(f.nodes) == 0 {
 		out = append([]string{"no configured node (mailcluster_node_info) is reported for the cluster"}, out...)

@@ -419,6 +419,10 @@ func TestExplainEachGate(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", g.Name, got, want[g.Name])
 		}
 	}
+	f.restart = nil
+	if got := strings.Join(f.explain("restart_flag_clear"), "|"); !strings.Contains(got, "waits for sync_complete") {
+		t.Errorf("restart_flag_clear while the sync is not complete: got %q", got)
+	}
 	empty := &facts{}
 	if got := empty.explain("sync_complete"); len(got) != 2 || !strings.Contains(got[0], "no configured node") || got[1] != "no node reports a sync state" {
 		t.Errorf("no facts at all: %q", got)
