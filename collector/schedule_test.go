@@ -142,7 +142,7 @@ func TestNoSlotNoFact(t *testing.T) {
 		t.Fatalf("%d probes started with one slot and a deadline during the first, want 1", n)
 	}
 	series := emitted(t, snap)
-	for _, name := range []string{"mailcluster_service_up", "mailcluster_virtual_service_up", "mailcluster_service_duration_seconds"} {
+	for _, name := range []string{"mailcluster_service_up", "mailcluster_virtual_service_up", "mailcluster_service_probe_duration_seconds", "mailcluster_virtual_service_probe_duration_seconds"} {
 		if got := series[name]; got != 0 {
 			t.Errorf("%d %s series for probes that never finished on their own, want none", got, name)
 		}

@@ -307,7 +307,7 @@ func (w walk) doc(t *testing.T) {
 	}
 	have, err := os.ReadFile(path)
 	if err != nil || !bytes.Equal(have, b.Bytes()) {
-		t.Errorf("%s is not what the walk generates (run `go test ./systems -run %s -update` and review the diff): %v", path, t.Name(), err)
+		t.Errorf("%s is not what the walk generates (run `go test ./systems -run %s -update` and check the diff): %v", path, t.Name(), err)
 	}
 }
 
