@@ -2,7 +2,7 @@
 # run.sh — the end-to-end run (`make e2e` = `make build` + this): bring the testbed up (e2e/testbed/up.sh),
 # run the scenarios (go test -tags e2e, bounded by -timeout), ALWAYS tear the testbed down (trap, by pid),
 # exit with the tests' status. Builds nothing itself. Needs root (network namespaces); CI runs as root.
-# Env: E2E_TIMEOUT (go test -timeout, default 15m), E2E_RUN (go test -run, default all),
+# Env: E2E_TIMEOUT (go test -timeout, default 40m), E2E_RUN (go test -run, default all),
 #      E2E_KEEP=1 (leave the testbed running afterwards, for debugging; down with e2e/testbed/down.sh),
 #      E2E_CAPTURE=1 (write each exporter's steady-state /metrics to e2e/captured/exporter/),
 #      plus the testbed's (EXPORTER_BIN, RULES_DIR, MC_E2E_STATE; see e2e/testbed/README.md).
@@ -35,4 +35,4 @@ trap 'exit 130' INT TERM
 
 "$E2E_DIR/testbed/up.sh" || { echo "e2e/run.sh: testbed did not come up" >&2; exit 1; }
 cd "$REPO_DIR" || exit 1
-"$GO" test -tags e2e -count=1 -v -timeout "${E2E_TIMEOUT:-15m}" ${E2E_RUN:+-run "$E2E_RUN"} ./e2e/...
+"$GO" test -tags e2e -count=1 -v -timeout "${E2E_TIMEOUT:-40m}" ${E2E_RUN:+-run "$E2E_RUN"} ./e2e/...
