@@ -86,12 +86,12 @@ func (a applianceWalk) pair(primary, secondary apBox) func(stepEnv) []exporterRu
 			}
 			listen(e.t, fmt.Sprintf("%s:%d", b.addr, apAdminPort), a.admin[b.name])
 			if b.box.mail {
-				commonIPOn(e, b.addr)
+				commonIP(e.t, b.addr)
 			}
 			if b.box.holds {
 				listen(e.t, fmt.Sprintf("%s:%d", awVIP, apAdminPort), a.admin[b.name])
 				if b.box.mail {
-					commonIPOn(e, awVIP)
+					commonIP(e.t, awVIP)
 				}
 			}
 			if b.box.screen != nil {
@@ -105,39 +105,10 @@ func (a applianceWalk) pair(primary, secondary apBox) func(stepEnv) []exporterRu
 			e.t.Fatal(err)
 		}
 		adapter := e.file("activemonitor.json", string(out)+"\n", e.At)
-		cfg := fmt.Sprintf(`
-global:
-  probe_timeout: 2s
-clusters:
-  - name: redmail
-    kind: active_standby
-    virtual_address: %s
-    preferred_active: primary
-    nodes:
-      - {name: primary, address: %s, priority: 1}
-      - {name: secondary, address: %s, priority: 2}
-    services:
-      - {name: smtp, protocol: smtp, port: %d, gated: true}
-      - {name: pop3, protocol: pop3, port: %d, gated: true}
-    liveness:
-      - {name: admin, protocol: tcp, port: %d}
-    sources:
-      - type: vip_holder
-        vip_holder: {method: tls, port: %d}
-      - type: service
-        service: {primary_service: smtp}
-      - type: command
-        name: activemonitor
-        command:
-          argv: %s
-`, awVIP, awPrimary, awSecondary, apSMTPPort, apPOPPort, apAdminPort, apAdminPort, catArgv(adapter))
+		vipHolder := fmt.Sprintf("      - type: vip_holder\n        vip_holder: {method: tls, port: %d}\n", apAdminPort)
+		cfg := redmailConfig(awVIP, awPrimary, awSecondary, vipHolder, catArgv(adapter))
 		return []exporterRun{{Instance: "monitor:9912", Config: cfg}}
 	}
-}
-
-func commonIPOn(e stepEnv, addr string) {
-	listen(e.t, fmt.Sprintf("%s:%d", addr, apSMTPPort), fakeSMTP)
-	listen(e.t, fmt.Sprintf("%s:%d", addr, apPOPPort), fakePOP3)
 }
 
 // screens of the Active Monitor (冗長化構成の状態).
