@@ -1,18 +1,12 @@
 package systems_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"net"
 	"testing"
-	"time"
+
+	"github.com/mailcluster/mailcluster_exporter/internal/testmail"
 )
 
 // NetSHAKER Red-Mail system update (seed 000, STEP1-1 … STEP5-1) on an
@@ -27,29 +21,6 @@ const (
 	awVIP, awPrimary, awSecondary = "127.0.0.71", "127.0.0.72", "127.0.0.73"
 	awOld, awNew                  = "2.0.7", "2.0.8"
 )
-
-// adminScreen is a box's HTTPS admin screen: its own self-signed
-// certificate identifies the box.
-func adminScreen(t *testing.T, name string) func(net.Conn) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name + ".nsk.dom"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
-	return func(c net.Conn) {
-		tc := tls.Server(c, cfg)
-		defer tc.Close()
-		_ = tc.SetDeadline(time.Now().Add(5 * time.Second))
-		_ = tc.Handshake()
-	}
-}
 
 // apBox is one appliance in a step.
 type apBox struct {
@@ -117,7 +88,7 @@ func screen(redundancy, peer bool, sync, version string) *apScreen {
 }
 
 func TestWalkAppliancePair(t *testing.T) {
-	a := applianceWalk{admin: map[string]func(net.Conn){"primary": adminScreen(t, "primary"), "secondary": adminScreen(t, "secondary")}}
+	a := applianceWalk{admin: map[string]func(net.Conn){"primary": testmail.TLSBox(t, "primary.nsk.dom"), "secondary": testmail.TLSBox(t, "secondary.nsk.dom")}}
 	off := apBox{}
 	// alone: a box up with redundancy off (it does not take the common IP).
 	alone := func(version string) apBox {
