@@ -149,3 +149,16 @@ func BlackHole(c net.Conn) {
 		}
 	}
 }
+
+// ClosedAddr is a 127.0.0.1 TCP address nobody listens on (a port the
+// kernel just handed out and that was closed again): a refused connection.
+func ClosedAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
