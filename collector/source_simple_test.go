@@ -169,7 +169,7 @@ func TestHTTPSource(t *testing.T) {
 
 	// A transport error (nothing listens) and a URL with userinfo: the
 	// client's own error repeats the URL, which must not leak either.
-	dead := strings.Replace(closedTCPURL(t), "http://", "http://admin:s3cret-pw@", 1) + "/x?token=t0ken-value#frag"
+	dead := "http://admin:s3cret-pw@" + testmail.ClosedAddr(t) + "/x?token=t0ken-value#frag"
 	if _, err = ssCollect(t, build(config.HTTPSource{URL: dead})); err == nil {
 		t.Error("closed port: no error")
 	} else if msg := err.Error(); strings.Contains(msg, "t0ken-value") || strings.Contains(msg, "s3cret-pw") || strings.Contains(msg, "admin") {
@@ -610,16 +610,4 @@ func TestPeerTCPSource(t *testing.T) {
 	if _, err := factories["peer_tcp"].build(ssEnv("", nodes...), &config.Source{Type: "peer_tcp", PeerTCP: &config.PeerTCPSource{Ports: []int{open}}}); err == nil {
 		t.Error("peer_tcp built on an exporter that is no node")
 	}
-}
-
-// closedTCPURL is an http:// URL of a 127.0.0.1 port nobody listens on.
-func closedTCPURL(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
 }
