@@ -34,14 +34,7 @@ func argv(a ...string) string {
 // stripped feeds a transcription whose '#' header the tool never prints.
 func stripped(t *testing.T, rel string) string {
 	t.Helper()
-	p, err := filepath.Abs(rel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("test input missing: %v", err)
-	}
-	return argv("sed", "-e", "/^#/d", p)
+	return argv("sed", "-e", "/^#/d", mustAbs(t, rel))
 }
 
 const declContract = `{"nodes":[{"node":"a","role":"active","peer_up":true,"sync_state":"synced"},
@@ -55,6 +48,20 @@ clusters:
 ` + extra + `    nodes:
       - {name: a, address: 127.0.0.1}
       - {name: b, address: 127.0.0.2, sync_address: 127.0.0.1}
+    sources:
+` + sources
+}
+
+// twoNodes is a cluster c of the given kind with nodes n1 (127.0.0.1) and
+// n2 (127.0.0.2) and the given sources (YAML list items).
+func twoNodes(kind, n1, n2, sources string) string {
+	return `
+clusters:
+  - name: c
+    kind: ` + kind + `
+    nodes:
+      - {name: ` + n1 + `, address: 127.0.0.1}
+      - {name: ` + n2 + `, address: 127.0.0.2}
     sources:
 ` + sources
 }
@@ -99,30 +106,14 @@ func declCases(t *testing.T) []declCase {
 			return pairWith("", "      - type: marker\n        marker: {file: "+p+"}\n")
 		}},
 		{typ: "pacemaker", local: "node1", yaml: func(t *testing.T, dir string) string {
-			return `
-clusters:
-  - name: c
-    kind: active_standby
-    nodes:
-      - {name: node1, address: 127.0.0.1}
-      - {name: node2, address: 127.0.0.2}
-    sources:
-      - type: pacemaker
-        pacemaker: {resource_group: mail-group, command: {argv: ` + stripped(t, "parse/crmmon/testdata/healthy.crm_mon.xml") + `}}
-`
+			return twoNodes("active_standby", "node1", "node2", `      - type: pacemaker
+        pacemaker: {resource_group: mail-group, command: {argv: `+stripped(t, "parse/crmmon/testdata/healthy.crm_mon.xml")+`}}
+`)
 		}},
 		{typ: "drbd", local: "mx1", yaml: func(t *testing.T, dir string) string {
-			return `
-clusters:
-  - name: c
-    kind: active_standby
-    nodes:
-      - {name: mx1, address: 127.0.0.1}
-      - {name: mx2, address: 127.0.0.2}
-    sources:
-      - type: drbd
-        drbd: {resource: mail, command: {argv: ` + argv("sed", "-e", "/^##/d", mustAbs(t, "parse/drbd/testdata/json-9-two-volumes-synctarget.json")) + `}}
-`
+			return twoNodes("active_standby", "mx1", "mx2", `      - type: drbd
+        drbd: {resource: mail, command: {argv: `+argv("sed", "-e", "/^##/d", mustAbs(t, "parse/drbd/testdata/json-9-two-volumes-synctarget.json"))+`}}
+`)
 		}},
 		{typ: "keepalived", local: "a", yaml: func(t *testing.T, dir string) string {
 			p := write(t, dir, "state", "INSTANCE VI_MAIL BACKUP 100 1795313171\n")
@@ -176,18 +167,10 @@ clusters:
 
 func solarisDecl(storage string) func(t *testing.T, dir string) string {
 	return func(t *testing.T, dir string) string {
-		return `
-clusters:
-  - name: c
-    kind: failover_group
-    nodes:
-      - {name: mars, address: 127.0.0.1}
-      - {name: venus, address: 127.0.0.2}
-    sources:
-      - type: solaris
-        solaris: {resource_group: MAIL-RG, ` + storage + `command: {argv: ` +
-			stripped(t, "parse/solaris/testdata/scstat-g-mail-rg.txt") + `}, node_command: {argv: [true]}, resource_command: {argv: [true]}}
-`
+		return twoNodes("failover_group", "mars", "venus", `      - type: solaris
+        solaris: {resource_group: MAIL-RG, `+storage+`command: {argv: `+
+			stripped(t, "parse/solaris/testdata/scstat-g-mail-rg.txt")+`}, node_command: {argv: [true]}, resource_command: {argv: [true]}}
+`)
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/mailcluster/mailcluster_exporter/collector/facts"
 	"github.com/mailcluster/mailcluster_exporter/config"
+	"github.com/mailcluster/mailcluster_exporter/internal/testmail"
 )
 
 // ssEnv is an Env for a cluster of the named nodes; the exporter runs on local.
@@ -168,7 +169,7 @@ func TestHTTPSource(t *testing.T) {
 
 	// A transport error (nothing listens) and a URL with userinfo: the
 	// client's own error repeats the URL, which must not leak either.
-	dead := strings.Replace(closedTCPURL(t), "http://", "http://admin:s3cret-pw@", 1) + "/x?token=t0ken-value#frag"
+	dead := "http://admin:s3cret-pw@" + testmail.ClosedAddr(t) + "/x?token=t0ken-value#frag"
 	if _, err = ssCollect(t, build(config.HTTPSource{URL: dead})); err == nil {
 		t.Error("closed port: no error")
 	} else if msg := err.Error(); strings.Contains(msg, "t0ken-value") || strings.Contains(msg, "s3cret-pw") || strings.Contains(msg, "admin") {
@@ -190,7 +191,7 @@ func TestHTTPSource(t *testing.T) {
 		t.Errorf("redirects must not be followed: %v", err)
 	}
 
-	slow := build(config.HTTPSource{URL: "http://" + ssClosedAddr(t) + "/ok"})
+	slow := build(config.HTTPSource{URL: "http://" + testmail.ClosedAddr(t) + "/ok"})
 	if _, err = ssCollect(t, slow); err == nil {
 		t.Error("closed port: no error")
 	}
@@ -221,7 +222,7 @@ func TestHTTPSource(t *testing.T) {
 	}
 	_, err = ssCollect(t, build(config.HTTPSource{URL: srv.URL + "/garbage", Username: user, PasswordFile: pwFile}))
 	noPassword("bad body", err)
-	_, err = ssCollect(t, build(config.HTTPSource{URL: "http://" + ssClosedAddr(t) + "/auth", Username: user, PasswordFile: pwFile}))
+	_, err = ssCollect(t, build(config.HTTPSource{URL: "http://" + testmail.ClosedAddr(t) + "/auth", Username: user, PasswordFile: pwFile}))
 	noPassword("closed port", err)
 
 	// The password file is read at each collection: a removed file is an error then.
@@ -238,18 +239,6 @@ func TestHTTPSource(t *testing.T) {
 	if _, err := factories["http"].build(env, &config.Source{Type: "http", HTTP: &config.HTTPSource{URL: srv.URL, PasswordFile: pwFile}}); err == nil {
 		t.Error("missing password_file accepted")
 	}
-}
-
-// ssClosedAddr returns a 127.0.0.1 address nothing listens on.
-func ssClosedAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }
 
 func TestQueueDirSource(t *testing.T) {
@@ -578,7 +567,7 @@ func TestPeerTCPSource(t *testing.T) {
 		}
 	}()
 	open := l.Addr().(*net.TCPAddr).Port
-	_, closedPort, _ := net.SplitHostPort(ssClosedAddr(t))
+	_, closedPort, _ := net.SplitHostPort(testmail.ClosedAddr(t))
 	closed, _ := strconv.Atoi(closedPort)
 
 	// b is reached on its sync_address (its address is the IPv6 loopback,
@@ -621,16 +610,4 @@ func TestPeerTCPSource(t *testing.T) {
 	if _, err := factories["peer_tcp"].build(ssEnv("", nodes...), &config.Source{Type: "peer_tcp", PeerTCP: &config.PeerTCPSource{Ports: []int{open}}}); err == nil {
 		t.Error("peer_tcp built on an exporter that is no node")
 	}
-}
-
-// closedTCPURL is an http:// URL of a 127.0.0.1 port nobody listens on.
-func closedTCPURL(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
 }

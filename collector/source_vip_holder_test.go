@@ -1,14 +1,8 @@
 package collector
 
 import (
-	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"net"
 	"strconv"
 	"strings"
@@ -42,27 +36,6 @@ func sshBox(t *testing.T) func(net.Conn) {
 		defer c.Close()
 		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 		_, _, _, _ = ssh.NewServerConn(c, cfg) // the client leaves after the key exchange
-	}
-}
-
-func tlsBox(t *testing.T, name string) func(net.Conn) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
-	return func(c net.Conn) {
-		tc := tls.Server(c, cfg)
-		defer tc.Close()
-		_ = tc.SetDeadline(time.Now().Add(5 * time.Second))
-		_ = tc.Handshake()
 	}
 }
 
@@ -117,7 +90,7 @@ func TestVIPHolderMethods(t *testing.T) {
 		boxB   func(net.Conn)
 	}{
 		{"ssh", sshBox(t), sshBox(t)},
-		{"tls", tlsBox(t, "a"), tlsBox(t, "b")},
+		{"tls", testmail.TLSBox(t, "a"), testmail.TLSBox(t, "b")},
 		{"http_header", headerBox("box-a"), headerBox("box-b")},
 	} {
 		t.Run(tc.method, func(t *testing.T) {

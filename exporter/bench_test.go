@@ -15,28 +15,8 @@ import (
 // a 2-node cluster with 6 services, each probed on both nodes and on the
 // virtual address (18 SMTP dialogues against in-process servers).
 func BenchmarkScrapeTwoNodesSixServices(b *testing.B) {
-	var services strings.Builder
 	ips := []string{"127.0.0.71", "127.0.0.72", "127.0.0.73"}
-	for i := range 6 {
-		port := 12600 + i
-		fmt.Fprintf(&services, "      - {name: svc%d, protocol: smtp, port: %d}\n", i, port)
-		for _, ip := range ips {
-			ln, err := net.Listen("tcp", fmt.Sprintf("%s:%d", ip, port))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { ln.Close() })
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					go fakeSMTP(c)
-				}
-			}()
-		}
-	}
+	services := benchSMTPServices(b, ips, 12600)
 	cfg := fmt.Sprintf(`
 clusters:
   - name: bench
@@ -48,16 +28,8 @@ clusters:
     services:
 %s    sources:
       - type: service
-`, ips[2], ips[0], ips[1], services.String())
-	path := filepath.Join(b.TempDir(), "bench.yml")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	e, err := New(Options{ConfigFile: path, WindowFile: filepath.Join(b.TempDir(), "w.json")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	h := e.MetricsHandler()
+`, ips[2], ips[0], ips[1], services)
+	h := benchHandler(b, cfg)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
@@ -77,9 +49,42 @@ clusters:
 func BenchmarkScrapeManyClusters(b *testing.B) {
 	const clusters = 200
 	ips := []string{"127.0.0.74", "127.0.0.75", "127.0.0.76"}
+	services := benchSMTPServices(b, ips, 12610)
+	var cfg strings.Builder
+	cfg.WriteString("clusters:\n")
+	for i := range clusters {
+		fmt.Fprintf(&cfg, `  - name: c%03d
+    kind: active_standby
+    virtual_address: %s
+    nodes:
+      - {name: a, address: %s}
+      - {name: b, address: %s}
+    services:
+%s    sources:
+      - type: service
+`, i, ips[2], ips[0], ips[1], services)
+	}
+	h := benchHandler(b, cfg.String())
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "30")
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `cluster="c199",node="a",service="svc5"} 1`) {
+			b.Fatalf("bad scrape: %d", rec.Code)
+		}
+	}
+}
+
+// benchSMTPServices starts fake SMTP servers for 6 services on ports
+// basePort… on each of ips, and returns the services' configuration lines.
+func benchSMTPServices(b *testing.B, ips []string, basePort int) string {
+	b.Helper()
 	var services strings.Builder
 	for i := range 6 {
-		port := 12610 + i
+		port := basePort + i
 		fmt.Fprintf(&services, "      - {name: svc%d, protocol: smtp, port: %d}\n", i, port)
 		for _, ip := range ips {
 			ln, err := net.Listen("tcp", fmt.Sprintf("%s:%d", ip, port))
@@ -98,38 +103,19 @@ func BenchmarkScrapeManyClusters(b *testing.B) {
 			}()
 		}
 	}
-	var cfg strings.Builder
-	cfg.WriteString("clusters:\n")
-	for i := range clusters {
-		fmt.Fprintf(&cfg, `  - name: c%03d
-    kind: active_standby
-    virtual_address: %s
-    nodes:
-      - {name: a, address: %s}
-      - {name: b, address: %s}
-    services:
-%s    sources:
-      - type: service
-`, i, ips[2], ips[0], ips[1], services.String())
-	}
+	return services.String()
+}
+
+// benchHandler is the /metrics handler of an exporter running cfg.
+func benchHandler(b *testing.B, cfg string) http.Handler {
+	b.Helper()
 	path := filepath.Join(b.TempDir(), "bench.yml")
-	if err := os.WriteFile(path, []byte(cfg.String()), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		b.Fatal(err)
 	}
 	e, err := New(Options{ConfigFile: path, WindowFile: filepath.Join(b.TempDir(), "w.json")})
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := e.MetricsHandler()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		rec := httptest.NewRecorder()
-		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
-		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "30")
-		h.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `cluster="c199",node="a",service="svc5"} 1`) {
-			b.Fatalf("bad scrape: %d", rec.Code)
-		}
-	}
+	return e.MetricsHandler()
 }

@@ -172,23 +172,9 @@ func (f *facts) explain(gate string) []string {
 			}
 		}
 	case "redundancy_disabled":
-		if len(f.redMax) == 0 {
-			add("no node reports redundancy_enabled")
-		}
-		for _, n := range sortedKeys(f.redMax) {
-			if f.redMax[n] != 0 {
-				add("%s: redundancy enabled", n)
-			}
-		}
+		out = append(out, redundancyAgainst(f.redMax, 0, "enabled")...)
 	case "redundancy_enabled":
-		if len(f.redMin) == 0 {
-			add("no node reports redundancy_enabled")
-		}
-		for _, n := range sortedKeys(f.redMin) {
-			if f.redMin[n] != 1 {
-				add("%s: redundancy disabled", n)
-			}
-		}
+		out = append(out, redundancyAgainst(f.redMin, 1, "disabled")...)
 	case "versions_match":
 		var vs []string
 		for _, n := range f.nodes {
@@ -278,6 +264,21 @@ func (f *facts) explain(gate string) []string {
 	}
 	if len(out) == 0 {
 		add("the raw facts show no cause; see the %s rule for gate %s in rules/mailcluster.rules.yml", GateMetric, gate)
+	}
+	return out
+}
+
+// redundancyAgainst names the nodes whose redundancy_enabled (per node,
+// the extreme the gate rule looks at) is not want, saying it is state.
+func redundancyAgainst(byNode map[string]float64, want float64, state string) []string {
+	if len(byNode) == 0 {
+		return []string{"no node reports redundancy_enabled"}
+	}
+	var out []string
+	for _, n := range sortedKeys(byNode) {
+		if byNode[n] != want {
+			out = append(out, fmt.Sprintf("%s: redundancy %s", n, state))
+		}
 	}
 	return out
 }

@@ -27,6 +27,14 @@ func applianceConfig(t *testing.T, adapterOutput string) string {
 
 // applianceConfigArgv is the configuration with the adapter's argv (YAML).
 func applianceConfigArgv(adapterArgv string) string {
+	return redmailConfig(apVIP, apPrimary, apSecondary, "", adapterArgv)
+}
+
+// redmailConfig is the exporter configuration for an appliance pair at
+// the given addresses behind the common IP vip: roles from the service
+// source (after any extraSources, whole YAML list items), the Active
+// Monitor screen from the command adapter with the given argv (YAML).
+func redmailConfig(vip, primary, secondary, extraSources, adapterArgv string) string {
 	return fmt.Sprintf(`
 global:
   probe_timeout: 2s
@@ -44,13 +52,13 @@ clusters:
     liveness:
       - {name: admin, protocol: tcp, port: %d}
     sources:
-      - type: service
+%s      - type: service
         service: {primary_service: smtp}
       - type: command
         name: activemonitor
         command:
           argv: %s
-`, apVIP, apPrimary, apSecondary, apSMTPPort, apPOPPort, apAdminPort, adapterArgv)
+`, vip, primary, secondary, apSMTPPort, apPOPPort, apAdminPort, extraSources, adapterArgv)
 }
 
 // appliance starts one box: its admin port when powered on, and SMTP/POP

@@ -31,9 +31,16 @@ type cpSetup struct {
 }
 
 func clusterproConfig(s cpSetup) string {
+	return clusterproConfigAt(cpVIP, cpMail1, cpMail2, s, "")
+}
+
+// clusterproConfigAt is the configuration of an ExpressMail failover group
+// whose fip1 is vipAddr and whose servers are at mail1 and mail2;
+// extraSources (whole YAML list items) follow the clpstat source.
+func clusterproConfigAt(vipAddr, mail1, mail2 string, s cpSetup, extraSources string) string {
 	vip, mirror := "", ""
 	if s.vip {
-		vip = "virtual_address: " + cpVIP
+		vip = "virtual_address: " + vipAddr
 	}
 	if s.mirror != "" {
 		mirror = "mirror_command: {argv: " + s.mirror + "}"
@@ -59,7 +66,7 @@ clusters:
           command: {argv: %s}
           %s
           servers: {server1: mail1, server2: mail2}
-`, vip, cpMail1, cpMail2, cpSMTPPort, cpPOPPort, s.group, s.clp, mirror)
+%s`, vip, mail1, mail2, cpSMTPPort, cpPOPPort, s.group, s.clp, mirror, extraSources)
 }
 
 // expressMail starts the ExpressMail SMTP and POP services (as the group's

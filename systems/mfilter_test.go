@@ -77,7 +77,15 @@ func (n mfNode) run(t *testing.T, window bool) exporterRun {
 			queues += fmt.Sprintf("\n            - {name: %s, path: %q}", q, qd)
 		}
 	}
-	cfg := fmt.Sprintf(`
+	cfg := mfConfig(mfMaster, mfSlave, def, version, restart, queues)
+	return exporterRun{Instance: n.name + ":9912", Config: cfg, Local: n.name, Window: window}
+}
+
+// mfConfig is the exporter configuration for an m-FILTER pair at the
+// given addresses, reading the settings, version and restart-flag files
+// named; queues is an optional queue_dirs line for the slave.
+func mfConfig(master, slave, def, version, restart, queues string) string {
+	return fmt.Sprintf(`
 global:
   probe_timeout: 2s
 clusters:
@@ -100,8 +108,7 @@ clusters:
           version_file: %q
           restart_required_file: %q
           %s
-`, mfMaster, mfSlave, mfSMTPPort, mfSSHPort, def, version, restart, queues)
-	return exporterRun{Instance: n.name + ":9912", Config: cfg, Local: n.name, Window: window}
+`, master, slave, mfSMTPPort, mfSSHPort, def, version, restart, queues)
 }
 
 // mfServe starts what a running m-FILTER server answers: SMTP, SSH and,

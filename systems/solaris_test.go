@@ -2,6 +2,7 @@ package systems_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -35,12 +36,26 @@ type solSetup struct {
 	cmd      string // argv (JSON)
 	nodeCmd  string
 	resCmd   string
+	extra    string // further solaris: settings, one "key: value" a line
 }
 
 func solarisConfig(s solSetup) string {
-	nodes := ""
+	return solarisConfigAt(solVIP, solA, solB, s, "")
+}
+
+// solarisConfigAt is the configuration of a Messaging Server resource
+// group whose logical host is vip and whose nodes s.a and s.b are at addrA
+// and addrB; extraSources (whole YAML list items) follow the solaris
+// source.
+func solarisConfigAt(vip, addrA, addrB string, s solSetup, extraSources string) string {
+	var settings strings.Builder
 	if s.nodesMap != "" {
-		nodes = "nodes: " + s.nodesMap
+		fmt.Fprintf(&settings, "          nodes: %s\n", s.nodesMap)
+	}
+	for _, l := range strings.Split(s.extra, "\n") {
+		if l != "" {
+			fmt.Fprintf(&settings, "          %s\n", l)
+		}
 	}
 	return fmt.Sprintf(`
 global:
@@ -64,8 +79,8 @@ clusters:
           command: {argv: %s}
           node_command: {argv: %s}
           resource_command: {argv: %s}
-          %s
-`, solVIP, s.a, s.a, solA, s.b, solB, solSMTPPort, solIMAPPort, s.group, s.storage, s.cmd, s.nodeCmd, s.resCmd, nodes)
+%s%s`, vip, s.a, s.a, addrA, s.b, addrB, solSMTPPort, solIMAPPort, s.group, s.storage, s.cmd, s.nodeCmd, s.resCmd,
+		settings.String(), extraSources)
 }
 
 // messagingServer starts the mail listeners of the SUNW.ims resource on

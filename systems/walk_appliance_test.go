@@ -1,18 +1,12 @@
 package systems_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"net"
 	"testing"
-	"time"
+
+	"github.com/mailcluster/mailcluster_exporter/internal/testmail"
 )
 
 // NetSHAKER Red-Mail system update (seed 000, STEP1-1 … STEP5-1) on an
@@ -27,29 +21,6 @@ const (
 	awVIP, awPrimary, awSecondary = "127.0.0.71", "127.0.0.72", "127.0.0.73"
 	awOld, awNew                  = "2.0.7", "2.0.8"
 )
-
-// adminScreen is a box's HTTPS admin screen: its own self-signed
-// certificate identifies the box.
-func adminScreen(t *testing.T, name string) func(net.Conn) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name + ".nsk.dom"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
-	return func(c net.Conn) {
-		tc := tls.Server(c, cfg)
-		defer tc.Close()
-		_ = tc.SetDeadline(time.Now().Add(5 * time.Second))
-		_ = tc.Handshake()
-	}
-}
 
 // apBox is one appliance in a step.
 type apBox struct {
@@ -86,12 +57,12 @@ func (a applianceWalk) pair(primary, secondary apBox) func(stepEnv) []exporterRu
 			}
 			listen(e.t, fmt.Sprintf("%s:%d", b.addr, apAdminPort), a.admin[b.name])
 			if b.box.mail {
-				commonIPOn(e, b.addr)
+				commonIP(e.t, b.addr)
 			}
 			if b.box.holds {
 				listen(e.t, fmt.Sprintf("%s:%d", awVIP, apAdminPort), a.admin[b.name])
 				if b.box.mail {
-					commonIPOn(e, awVIP)
+					commonIP(e.t, awVIP)
 				}
 			}
 			if b.box.screen != nil {
@@ -105,39 +76,10 @@ func (a applianceWalk) pair(primary, secondary apBox) func(stepEnv) []exporterRu
 			e.t.Fatal(err)
 		}
 		adapter := e.file("activemonitor.json", string(out)+"\n", e.At)
-		cfg := fmt.Sprintf(`
-global:
-  probe_timeout: 2s
-clusters:
-  - name: redmail
-    kind: active_standby
-    virtual_address: %s
-    preferred_active: primary
-    nodes:
-      - {name: primary, address: %s, priority: 1}
-      - {name: secondary, address: %s, priority: 2}
-    services:
-      - {name: smtp, protocol: smtp, port: %d, gated: true}
-      - {name: pop3, protocol: pop3, port: %d, gated: true}
-    liveness:
-      - {name: admin, protocol: tcp, port: %d}
-    sources:
-      - type: vip_holder
-        vip_holder: {method: tls, port: %d}
-      - type: service
-        service: {primary_service: smtp}
-      - type: command
-        name: activemonitor
-        command:
-          argv: %s
-`, awVIP, awPrimary, awSecondary, apSMTPPort, apPOPPort, apAdminPort, apAdminPort, catArgv(adapter))
+		vipHolder := fmt.Sprintf("      - type: vip_holder\n        vip_holder: {method: tls, port: %d}\n", apAdminPort)
+		cfg := redmailConfig(awVIP, awPrimary, awSecondary, vipHolder, catArgv(adapter))
 		return []exporterRun{{Instance: "monitor:9912", Config: cfg}}
 	}
-}
-
-func commonIPOn(e stepEnv, addr string) {
-	listen(e.t, fmt.Sprintf("%s:%d", addr, apSMTPPort), fakeSMTP)
-	listen(e.t, fmt.Sprintf("%s:%d", addr, apPOPPort), fakePOP3)
 }
 
 // screens of the Active Monitor (冗長化構成の状態).
@@ -146,7 +88,7 @@ func screen(redundancy, peer bool, sync, version string) *apScreen {
 }
 
 func TestWalkAppliancePair(t *testing.T) {
-	a := applianceWalk{admin: map[string]func(net.Conn){"primary": adminScreen(t, "primary"), "secondary": adminScreen(t, "secondary")}}
+	a := applianceWalk{admin: map[string]func(net.Conn){"primary": testmail.TLSBox(t, "primary.nsk.dom"), "secondary": testmail.TLSBox(t, "secondary.nsk.dom")}}
 	off := apBox{}
 	// alone: a box up with redundancy off (it does not take the common IP).
 	alone := func(version string) apBox {

@@ -63,31 +63,8 @@ func cpWalkSetup(st cpState) func(stepEnv) []exporterRun {
 		for i, n := range []struct{ node, server string }{{"mail1", "server1"}, {"mail2", "server2"}} {
 			clp := e.file(n.node+".clpstat", clpStatus(n.server, st.on, st.mail), e.At)
 			ver := e.file(n.node+".version", "ExpressMail Ver"+st.versions[i]+"\n", e.At)
-			cfg := fmt.Sprintf(`
-global:
-  probe_timeout: 2s
-clusters:
-  - name: expressmail
-    kind: failover_group
-    virtual_address: %s
-    preferred_active: mail1
-    nodes:
-      - {name: mail1, address: %s, priority: 1}
-      - {name: mail2, address: %s, priority: 2}
-    services:
-      - {name: smtp, protocol: smtp, port: %d, gated: true}
-      - {name: pop3, protocol: pop3, port: %d, gated: true}
-    sources:
-      - type: clpstat
-        clpstat:
-          group: failover1
-          command: {argv: %s}
-          servers: {server1: mail1, server2: mail2}
-      - type: version
-        version:
-          command: {argv: %s}
-          regexp: 'Ver([0-9.]+)'
-`, cwVIP, cwMail1, cwMail2, cpSMTPPort, cpPOPPort, catArgv(clp), catArgv(ver))
+			version := fmt.Sprintf("      - type: version\n        version:\n          command: {argv: %s}\n          regexp: 'Ver([0-9.]+)'\n", catArgv(ver))
+			cfg := clusterproConfigAt(cwVIP, cwMail1, cwMail2, cpSetup{group: "failover1", clp: catArgv(clp), vip: true}, version)
 			runs = append(runs, exporterRun{Instance: n.node + ":9912", Config: cfg, Local: n.node})
 		}
 		return runs

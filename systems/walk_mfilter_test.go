@@ -109,30 +109,7 @@ func mfWalkRun(e stepEnv, name string, b mfBox) exporterRun {
 		}
 		queues = fmt.Sprintf("queue_dirs: [{name: saved, path: %q}]", saved)
 	}
-	cfg := fmt.Sprintf(`
-global:
-  probe_timeout: 2s
-clusters:
-  - name: mfilter
-    kind: master_slave
-    preferred_active: mf-master
-    nodes:
-      - {name: mf-master, address: %s, role: master}
-      - {name: mf-slave, address: %s, role: slave}
-    services:
-      - {name: smtp, protocol: smtp, port: %d, gated: true}
-    liveness:
-      - {name: ssh, protocol: tcp, port: %d}
-    sources:
-      - type: service
-        service: {primary_service: smtp}
-      - type: mfilter
-        mfilter:
-          def_file: %q
-          version_file: %q
-          restart_required_file: %q
-          %s
-`, mwMaster, mwSlave, mfSMTPPort, mfSSHPort, def, version, restart, queues)
+	cfg := mfConfig(mwMaster, mwSlave, def, version, restart, queues)
 	return exporterRun{Instance: name + ":9912", Config: cfg, Local: name}
 }
 

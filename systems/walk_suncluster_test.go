@@ -87,14 +87,11 @@ func solWalkSetup(legacy bool, s solState) func(stepEnv) []exporterRun {
 	return func(e stepEnv) []exporterRun {
 		if s.on != "" && s.mail {
 			addr := map[string]string{"mars": swMars, "venus": swVenus}[s.on]
-			for _, a := range []string{addr, swVIP} {
-				listen(e.t, fmt.Sprintf("%s:%d", a, solSMTPPort), fakeSMTP)
-				listen(e.t, fmt.Sprintf("%s:%d", a, solIMAPPort), fakeIMAP)
-			}
+			messagingServer(e.t, addr, swVIP)
 		}
 		var runs []exporterRun
 		for i, node := range []string{"mars", "venus"} {
-			var source string
+			setup := solSetup{a: "mars", b: "venus", group: "MAIL-RG", storage: "disk-rs"}
 			if legacy {
 				flag := e.t.TempDir() + "/MAIL-RG.suspended"
 				if s.suspended {
@@ -102,43 +99,22 @@ func solWalkSetup(legacy bool, s solState) func(stepEnv) []exporterRun {
 				}
 				// scstat prints nodes, groups and resources in one output:
 				// no clnode/clresource on 3.1.
-				source = fmt.Sprintf(`command: {argv: %s}
-          node_command: {argv: %s}
-          resource_command: {argv: %s}
-          suspend_flag_file: %q`, catArgv(e.file(node+".scstat", scstat31(s), e.At)), solNoResourceCommand, solNoResourceCommand, flag)
+				setup.cmd = catArgv(e.file(node+".scstat", scstat31(s), e.At))
+				setup.nodeCmd, setup.resCmd = solNoResourceCommand, solNoResourceCommand
+				setup.extra = fmt.Sprintf("suspend_flag_file: %q", flag)
 			} else {
 				rg, nodes, res := clrg32(s)
-				source = fmt.Sprintf(`command: {argv: %s}
-          node_command: {argv: %s}
-          resource_command: {argv: %s}`, catArgv(e.file(node+".clrg", rg, e.At)), catArgv(e.file(node+".clnode", nodes, e.At)),
-					catArgv(e.file(node+".clrs", res, e.At)))
+				setup.cmd = catArgv(e.file(node+".clrg", rg, e.At))
+				setup.nodeCmd = catArgv(e.file(node+".clnode", nodes, e.At))
+				setup.resCmd = catArgv(e.file(node+".clrs", res, e.At))
 			}
 			ver := e.file(node+".version", "Sun Java(tm) System Messaging Server "+s.versions[i]+"\n", e.At)
-			cfg := fmt.Sprintf(`
-global:
-  probe_timeout: 2s
-clusters:
-  - name: messaging
-    kind: failover_group
-    virtual_address: %s
-    preferred_active: mars
-    nodes:
-      - {name: mars, address: %s, priority: 1}
-      - {name: venus, address: %s, priority: 2}
-    services:
-      - {name: smtp, protocol: smtp, port: %d, gated: true}
-      - {name: imap, protocol: imap, port: %d, gated: true}
-    sources:
-      - type: solaris
-        solaris:
-          resource_group: MAIL-RG
-          storage_resource: disk-rs
-          %s
-      - type: version
+			version := fmt.Sprintf(`      - type: version
         version:
           command: {argv: %s}
           regexp: 'Messaging Server (\S+)'
-`, swVIP, swMars, swVenus, solSMTPPort, solIMAPPort, source, catArgv(ver))
+`, catArgv(ver))
+			cfg := solarisConfigAt(swVIP, swMars, swVenus, setup, version)
 			runs = append(runs, exporterRun{Instance: node + ":9912", Config: cfg, Local: node})
 		}
 		return runs

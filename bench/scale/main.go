@@ -33,6 +33,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/mailcluster/mailcluster_exporter/bench/internal/procstat"
 )
 
 const exporterAddr = "127.0.0.1:19025"
@@ -89,7 +91,7 @@ func main() {
 	waitTCP("127.0.0.1:25")
 	exp := start(*exporterBin, "--config.file="+cfgFile, "--web.listen-address="+exporterAddr,
 		"--windows.file="+filepath.Join(*work, "windows.json"), "--log.level=error", "--cluster.node=bench")
-	waitHTTP("http://" + exporterAddr + "/-/healthy")
+	procstat.WaitHTTP("http://"+exporterAddr+"/-/healthy", 600)
 	pid := exp.Process.Pid
 
 	fmt.Printf("## %d clusters × 2 nodes × %d services (%d dialogues per full collection)\n\n",
@@ -97,11 +99,11 @@ func main() {
 	fmt.Println("| collection | wall s | CPU s | CPU per dialogue µs | RSS MB | services green | not reported | slow |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for i := 0; i <= *collections; i++ {
-		cpu0 := cpuSeconds(pid)
+		cpu0 := procstat.CPUSeconds(pid)
 		t0 := time.Now()
 		body := get("http://"+exporterAddr+"/metrics", 10)
 		wall := time.Since(t0)
-		cpu := cpuSeconds(pid) - cpu0
+		cpu := procstat.CPUSeconds(pid) - cpu0
 		g := greenShare(body, *clusters)
 		label := strconv.Itoa(i)
 		if i == 0 {
@@ -264,8 +266,8 @@ scrape_configs:
 	}
 	p := start(bin, "--config.file="+cfgFile, "--storage.tsdb.path="+filepath.Join(work, "tsdb"),
 		"--web.listen-address="+promAddr, "--log.level=warn")
-	waitHTTP("http://" + promAddr + "/-/ready")
-	cpu0 := cpuSeconds(exporterPid)
+	procstat.WaitHTTP("http://"+promAddr+"/-/ready", 600)
+	cpu0 := procstat.CPUSeconds(exporterPid)
 	t0 := time.Now()
 	evals := map[string][]float64{}
 	ruleTimes := map[string]float64{} // summed over the evaluations seen
@@ -303,7 +305,7 @@ scrape_configs:
 			}
 		}
 	}
-	cpu := cpuSeconds(exporterPid) - cpu0
+	cpu := procstat.CPUSeconds(exporterPid) - cpu0
 	fmt.Printf("## Prometheus %s scraping /probe?cluster= for %d clusters every 15 s, bundled rules every 15 s (%s)\n\n",
 		promVersion(bin), clusters, wait)
 	fmt.Printf("exporter CPU %.1f %% of one core over the run; RSS %.0f MB\n\n", cpu/time.Since(t0).Seconds()*100, rssMB(exporterPid))
@@ -447,19 +449,6 @@ func get(u string, timeoutSeconds int) string {
 	return string(b)
 }
 
-func waitHTTP(u string) {
-	for i := 0; i < 600; i++ {
-		if resp, err := http.Get(u); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	log.Fatalf("%s never answered", u)
-}
-
 func waitTCP(addr string) {
 	for i := 0; i < 100; i++ {
 		if resp, err := http.Get("http://127.0.0.1:80/"); err == nil {
@@ -469,18 +458,6 @@ func waitTCP(addr string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	log.Fatalf("fake mail server not listening (%s)", addr)
-}
-
-// cpuSeconds is the user+system CPU time of a process (/proc/PID/stat).
-func cpuSeconds(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		log.Fatal(err)
-	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ
 }
 
 func statusMB(pid int, key string) float64 {

@@ -18,10 +18,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/mailcluster/mailcluster_exporter/bench/internal/procstat"
 )
 
 const (
@@ -93,14 +94,14 @@ func main() {
 	defer stop(mc)
 	bb := start(work, *bbBin, "--config.file="+bbCfg, "--web.listen-address="+bbAddr, "--log.level=error")
 	defer stop(bb)
-	waitHTTP("http://" + mcAddr + "/-/healthy")
-	waitHTTP("http://" + bbAddr + "/-/healthy")
+	procstat.WaitHTTP("http://"+mcAddr+"/-/healthy", 100)
+	procstat.WaitHTTP("http://"+bbAddr+"/-/healthy", 100)
 	var oc *exec.Cmd
 	if *other != "" {
 		oc = start(work, *other, "--config.file="+*mcConfig, "--web.listen-address="+otherAddr, "--cluster.node=none",
 			"--windows.file="+filepath.Join(work, "windows-other.json"), "--log.level=error")
 		defer stop(oc)
-		waitHTTP("http://" + otherAddr + "/-/healthy")
+		procstat.WaitHTTP("http://"+otherAddr+"/-/healthy", 100)
 	}
 
 	var bbURLs []string
@@ -139,25 +140,25 @@ func main() {
 	var mcWall, bbWall, oWall []time.Duration
 	for i := 0; i < *rounds; i++ {
 		if oc != nil {
-			c0 := cpu(oc.Process.Pid)
+			c0 := procstat.CPUSeconds(oc.Process.Pid)
 			t0 := time.Now()
 			get(otherURL)
 			oWall = append(oWall, time.Since(t0))
-			oCPU += cpu(oc.Process.Pid) - c0
+			oCPU += procstat.CPUSeconds(oc.Process.Pid) - c0
 		}
-		c0 := cpu(mc.Process.Pid)
+		c0 := procstat.CPUSeconds(mc.Process.Pid)
 		t0 := time.Now()
 		get(mcURL)
 		mcWall = append(mcWall, time.Since(t0))
-		mcCPU += cpu(mc.Process.Pid) - c0
+		mcCPU += procstat.CPUSeconds(mc.Process.Pid) - c0
 
-		c0 = cpu(bb.Process.Pid)
+		c0 = procstat.CPUSeconds(bb.Process.Pid)
 		t0 = time.Now()
 		for _, u := range bbURLs { // sequential, as one scrape after another
 			get(u)
 		}
 		bbWall = append(bbWall, time.Since(t0))
-		bbCPU += cpu(bb.Process.Pid) - c0
+		bbCPU += procstat.CPUSeconds(bb.Process.Pid) - c0
 	}
 	n := float64(*rounds)
 	fmt.Printf("| %d rounds, %d dialogues each | CPU per cluster check ms | CPU per dialogue µs | wall p50 ms |\n", *rounds, len(bbURLs))
@@ -204,29 +205,4 @@ func get(u string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
-}
-
-func waitHTTP(u string) {
-	for i := 0; i < 100; i++ {
-		if resp, err := http.Get(u); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	log.Fatalf("%s never answered", u)
-}
-
-// cpu is the user+system CPU time of a process in seconds.
-func cpu(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		log.Fatal(err)
-	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100
 }

@@ -1,23 +1,16 @@
 package prober
 
 import (
-	"net"
 	"testing"
 	"time"
+
+	"github.com/mailcluster/mailcluster_exporter/internal/testmail"
 )
 
 // Answered tells a host that answered but failed the dialogue (alive)
 // from one that answered nothing (silent).
 func TestResultAnswered(t *testing.T) {
-	closedPort := func(t *testing.T) string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		return addr
-	}
+	refused := func(t *testing.T) string { return testmail.ClosedAddr(t) }
 	cases := []struct {
 		name         string
 		proto        string
@@ -37,8 +30,8 @@ func TestResultAnswered(t *testing.T) {
 		{"imap connection closed at once", "imap", func(t *testing.T) string {
 			return startFake(t, false, hangup()).addr
 		}, false, true},
-		{"smtp refused", "smtp", closedPort, false, false},
-		{"tcp refused", "tcp", closedPort, false, false},
+		{"smtp refused", "smtp", refused, false, false},
+		{"tcp refused", "tcp", refused, false, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

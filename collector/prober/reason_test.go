@@ -12,19 +12,9 @@ import (
 
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
-)
 
-// closedAddr is a 127.0.0.1 TCP port nobody listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
+	"github.com/mailcluster/mailcluster_exporter/internal/testmail"
+)
 
 // unansweredAddr is a 127.0.0.1 TCP port whose accept queue is full: the
 // kernel drops further SYNs, so a connection attempt waits until its
@@ -67,7 +57,7 @@ func TestConnectReasons(t *testing.T) {
 		"smtp": {}, "smtps": {}, "pop3": {}, "pop3s": {}, "imap": {}, "imaps": {},
 		"ldap": {}, "ldaps": {}, "http": {}, "https": {}, "tcp": {}, "dns": dnsTarget("tcp"),
 	}
-	refusedAddr := closedAddr(t)
+	refusedAddr := testmail.ClosedAddr(t)
 	silentAddr := unansweredAddr(t)
 	for proto, target := range targets {
 		t.Run(proto+"/refused", func(t *testing.T) {

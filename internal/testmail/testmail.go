@@ -2,7 +2,8 @@
 // probes at: a listener bound to a test's lifetime (Listen) and tiny fake
 // SMTP, POP3 and IMAP servers that speak just enough of the dialogue for a
 // probe to succeed without STARTTLS, plus a port that accepts and closes
-// (TCP) and one that accepts and never answers (BlackHole).
+// (TCP), one that accepts and never answers (BlackHole) and a TLS port
+// presenting its own self-signed certificate (TLSBox).
 //
 // It is only for tests; nothing outside _test.go files imports it.
 package testmail
@@ -147,4 +148,17 @@ func BlackHole(c net.Conn) {
 			return
 		}
 	}
+}
+
+// ClosedAddr is a 127.0.0.1 TCP address nobody listens on (a port the
+// kernel just handed out and that was closed again): a refused connection.
+func ClosedAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
 }

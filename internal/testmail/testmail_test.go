@@ -2,6 +2,9 @@ package testmail
 
 import (
 	"bufio"
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net"
 	"strings"
@@ -74,4 +77,25 @@ func TestBlackHoleCleanup(t *testing.T) {
 			t.Errorf("black hole said something: %d bytes, %v", n, err)
 		}
 	})
+}
+
+// A TLS box presents its own certificate, and two boxes differ.
+func TestTLSBox(t *testing.T) {
+	leaf := func(addr string) *x509.Certificate {
+		t.Helper()
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0]
+	}
+	a := leaf(Listen(t, "127.0.0.1:0", TLSBox(t, "a.invalid")))
+	b := leaf(Listen(t, "127.0.0.1:0", TLSBox(t, "b.invalid")))
+	if a.Subject.CommonName != "a.invalid" || b.Subject.CommonName != "b.invalid" {
+		t.Errorf("common names %q, %q; want a.invalid, b.invalid", a.Subject.CommonName, b.Subject.CommonName)
+	}
+	if bytes.Equal(a.Raw, b.Raw) {
+		t.Error("two boxes present the same certificate")
+	}
 }
