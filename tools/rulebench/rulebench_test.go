@@ -150,6 +150,18 @@ func (b *bench) dump(tb testing.TB, ts time.Time) []string {
 	for _, s := range vec {
 		lines = append(lines, fmt.Sprintf("%s %g", s.Metric, s.F))
 	}
+	// The alerts as the rules hold them (pending or firing), with value.
+	for _, g := range b.groups {
+		for _, r := range g.Rules() {
+			ar, ok := r.(*rules.AlertingRule)
+			if !ok {
+				continue
+			}
+			for _, a := range ar.ActiveAlerts() {
+				lines = append(lines, fmt.Sprintf("ALERT %s %s %s %g", ar.Name(), a.Labels, a.State, a.Value))
+			}
+		}
+	}
 	sort.Strings(lines)
 	return lines
 }
