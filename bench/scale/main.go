@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -451,8 +452,8 @@ func get(u string, timeoutSeconds int) string {
 
 func waitTCP(addr string) {
 	for i := 0; i < 100; i++ {
-		if resp, err := http.Get("http://127.0.0.1:80/"); err == nil {
-			resp.Body.Close()
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
