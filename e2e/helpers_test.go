@@ -474,7 +474,7 @@ func ensureSteady(t *testing.T) {
 		return true
 	})
 	rolesAre(t, 30*time.Second, nodeA, nodeB)
-	waitValue(t, "steady: cluster green", 3*time.Minute, statusCode, 1)
+	waitValue(t, "steady: cluster green", 60*time.Second, statusCode, 1)
 	if d := time.Since(start); d > 2*time.Second {
 		t.Logf("steady state restored in %s", d.Round(100*time.Millisecond))
 	}
