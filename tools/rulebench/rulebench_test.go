@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/prometheus/promql/promqltest"
 	"github.com/prometheus/prometheus/rules"
 	"github.com/prometheus/prometheus/util/teststorage"
+
+	"github.com/mailcluster/mailcluster_exporter/tools/promqlcheck"
 )
 
 // span is the history filled before the first evaluation: the hour the
@@ -48,7 +50,7 @@ type bench struct {
 	queryCPU map[string]time.Duration
 }
 
-func newBench(tb testing.TB, clusters int) *bench {
+func newBench(tb testing.TB, clusters int, files []string) *bench {
 	tb.Helper()
 	st := teststorage.New(tb)
 	n, err := Fill(st, clusters, span)
@@ -75,7 +77,7 @@ func newBench(tb testing.TB, clusters int) *bench {
 		Context:      context.Background(),
 		NotifyFunc:   func(context.Context, string, ...*rules.Alert) {},
 	})
-	groups, errs := m.LoadGroups(Scrape, labels.EmptyLabels(), "", nil, false, ruleFiles()...)
+	groups, errs := m.LoadGroups(Scrape, labels.EmptyLabels(), "", nil, false, files...)
 	if len(errs) > 0 {
 		tb.Fatalf("loading rules: %v", errs)
 	}
@@ -202,12 +204,60 @@ func clustersFromEnv(def int) int {
 // rules. With RULEBENCH_DUMP=file it writes every rule result at the
 // last evaluation, to compare two versions of the rules.
 func BenchmarkRuleEval(b *testing.B) {
+	runRuleBench(b, ruleFiles())
+}
+
+// BenchmarkRawReadFloor evaluates, instead of the bundled rules, one
+// `max by(cluster, node)` per raw metric that the bundled rules read:
+// what reading every raw series once per evaluation costs, the least any
+// version of the rules can cost.
+func BenchmarkRawReadFloor(b *testing.B) {
+	runRuleBench(b, []string{floorRuleFile(b, ruleFiles())})
+}
+
+// floorRuleFile writes the floor's rule file (see BenchmarkRawReadFloor)
+// for the metrics that the rules in files select, recorded series left out.
+func floorRuleFile(tb testing.TB, files []string) string {
+	tb.Helper()
+	raw := map[string]bool{}
+	for _, f := range files {
+		rs, errs := promqlcheck.CheckRuleFile(f)
+		if len(errs) > 0 {
+			tb.Fatalf("%s: %v", f, errs)
+		}
+		for _, r := range rs {
+			for _, m := range r.Metrics {
+				if !strings.Contains(m, ":") {
+					raw[m] = true
+				}
+			}
+		}
+	}
+	names := make([]string, 0, len(raw))
+	for m := range raw {
+		names = append(names, m)
+	}
+	sort.Strings(names)
+	var sb strings.Builder
+	sb.WriteString("groups:\n  - name: mailcluster.rules\n    rules:\n")
+	for _, m := range names {
+		fmt.Fprintf(&sb, "      - record: floor:%s\n        expr: max by(cluster, node)(%s)\n", m, m)
+	}
+	path := filepath.Join(tb.TempDir(), "floor.yml")
+	if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Logf("floor: %d raw metrics", len(names))
+	return path
+}
+
+func runRuleBench(b *testing.B, files []string) {
 	clusters := clustersFromEnv(1000)
 	// The testing package calls the sub-benchmark more than once (b.N 1,
 	// then the target): the storage is filled once, here, and the
 	// evaluations go on from where the last call stopped.
 	t0 := time.Now()
-	bn := newBench(b, clusters)
+	bn := newBench(b, clusters, files)
 	b.Logf("%d series, %d samples each, filled in %s", bn.series, int(span/Scrape)+1, time.Since(t0).Round(time.Millisecond))
 	next := time.Unix(0, 0).UTC().Add(span - 10*time.Minute)
 	// Two evaluations first, so that rules reading earlier results (for:,
@@ -244,7 +294,7 @@ func BenchmarkRuleEval(b *testing.B) {
 		}
 		b.ReportMetric(float64(total.cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 		b.ReportMetric(float64(total.thread.Nanoseconds())/float64(b.N), "thread-ns/op")
-		printTop(perRule, b.N, 15)
+		printTop(perRule, b.N, 30)
 		if path := os.Getenv("RULEBENCH_DUMP"); path != "" {
 			lines := bn.dump(b, ts.Add(-step))
 			if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
@@ -284,7 +334,7 @@ func printTop(perRule map[string]time.Duration, n, top int) {
 // colours their scenarios call for.
 func TestRuleEvalSmall(t *testing.T) {
 	const clusters = 50
-	bn := newBench(t, clusters)
+	bn := newBench(t, clusters, ruleFiles())
 	base := time.Unix(0, 0).UTC().Add(span - 10*time.Minute)
 	groups, perRule := map[string]*cost{}, map[string]time.Duration{}
 	for k := range 3 {
