@@ -21,7 +21,7 @@ const (
 	metricsDoc    = "../docs/metrics.md"
 	// Every critical alert must be held back while its cluster's update
 	// window is open (DESIGN.md §6).
-	windowClause = "unless on(cluster) (max by(cluster)(mailcluster_update_window_open) == 1)"
+	windowClause = "unless on(cluster) (mailcluster:update_window_open:max == 1)"
 )
 
 // ruleFiles are the Prometheus rule files in this directory (everything
