@@ -22,10 +22,18 @@ import (
 	"github.com/mailcluster/mailcluster_exporter/tools/promqlcheck"
 )
 
-// span is the history filled before the first evaluation: the hour the
-// rules remember (max_over_time[1h], last_over_time) plus room for the
-// benchmark's evaluations.
-const span = 70 * time.Minute
+// defaultSpan is the history filled before the first evaluation: the hour
+// the rules remember (max_over_time[1h], last_over_time) plus room for the
+// benchmark's evaluations. RULEBENCH_HISTORY (a duration) fills more, to
+// see what rules reading long ranges cost once Prometheus holds a day.
+const defaultSpan = 70 * time.Minute
+
+func spanFromEnv() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("RULEBENCH_HISTORY")); err == nil && d > defaultSpan {
+		return d
+	}
+	return defaultSpan
+}
 
 // ruleFiles are the bundled rule files, or those in RULEBENCH_RULES (a
 // directory), to measure another version of them side by side.
@@ -53,7 +61,7 @@ type bench struct {
 func newBench(tb testing.TB, clusters int, files []string) *bench {
 	tb.Helper()
 	st := teststorage.New(tb)
-	n, err := Fill(st, clusters, span)
+	n, err := Fill(st, clusters, spanFromEnv())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -257,6 +265,7 @@ func runRuleBench(b *testing.B, files []string) {
 	// then the target): the storage is filled once, here, and the
 	// evaluations go on from where the last call stopped.
 	t0 := time.Now()
+	span := spanFromEnv()
 	bn := newBench(b, clusters, files)
 	b.Logf("%d series, %d samples each, filled in %s", bn.series, int(span/Scrape)+1, time.Since(t0).Round(time.Millisecond))
 	next := time.Unix(0, 0).UTC().Add(span - 10*time.Minute)
@@ -335,7 +344,7 @@ func printTop(perRule map[string]time.Duration, n, top int) {
 func TestRuleEvalSmall(t *testing.T) {
 	const clusters = 50
 	bn := newBench(t, clusters, ruleFiles())
-	base := time.Unix(0, 0).UTC().Add(span - 10*time.Minute)
+	base := time.Unix(0, 0).UTC().Add(defaultSpan - 10*time.Minute)
 	groups, perRule := map[string]*cost{}, map[string]time.Duration{}
 	for k := range 3 {
 		bn.eval(t, base.Add(time.Duration(k)*Scrape), groups, perRule)
