@@ -6,7 +6,8 @@
 # Env: CLUSTERS (1000), COLLECTIONS (5), SOAK (10000), PROM_TIME (75s), MAX_CONCURRENCY (0 = default), NO_PROMETHEUS=1,
 #      EXPORTER_BIN (another build to measure, e.g. an older commit's; default: build this tree).
 #      RULES_DIR (rule files to load in Prometheus; default: rules/).
-#      PROMETHEUS_BIN (the Prometheus server to run; default: Debian's; e.g. .build/prom3/prometheus from make prometheus3).
+#      PROMETHEUS_BIN (the Prometheus server to run; default: Debian's; e.g. .build/prom3/prometheus from make prometheus3),
+#      PROMETHEUS_ARGS (more Prometheus flags, e.g. --enable-feature=concurrent-rule-eval).
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 [ "$(id -u)" = 0 ] || { echo "bench/scale.sh: must run as root (private network namespace)" >&2; exit 1; }
@@ -33,4 +34,4 @@ echo
 unshare --net -- sh -c 'ip link set lo up && exec "$0" "$@"' "$BIN/scale" \
   -exporter "$BIN/mailcluster_exporter" -fakemail "$BIN/fakemail" -rules "${RULES_DIR:-$REPO/rules}" \
   -clusters "${CLUSTERS:-1000}" -collections "${COLLECTIONS:-5}" -soak "${SOAK:-10000}" \
-  -prometheus-time "${PROM_TIME:-75s}" -max-concurrency "${MAX_CONCURRENCY:-0}" -prometheus "$PROM_ARG"
+  -prometheus-time "${PROM_TIME:-75s}" -max-concurrency "${MAX_CONCURRENCY:-0}" -prometheus "$PROM_ARG" -prometheus-args "${PROMETHEUS_ARGS:-}"

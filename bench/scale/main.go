@@ -47,6 +47,7 @@ func main() {
 	exporterBin := flag.String("exporter", "./mailcluster_exporter", "exporter binary")
 	fakeBin := flag.String("fakemail", "", "fake mail server binary")
 	promBin := flag.String("prometheus", "/usr/bin/prometheus", "Prometheus binary (\"\" skips the Prometheus part)")
+	promArgs := flag.String("prometheus-args", "", "more Prometheus flags, separated by spaces (e.g. --enable-feature=concurrent-rule-eval)")
 	rulesDir := flag.String("rules", "rules", "directory of the bundled rules")
 	clusters := flag.Int("clusters", 1000, "clusters of 2 nodes × 6 services")
 	collections := flag.Int("collections", 5, "full /metrics collections to time")
@@ -117,7 +118,7 @@ func main() {
 	fmt.Printf("\npeak RSS (VmHWM) %.0f MB; %s\n\n", hwmMB(pid), goStats(last))
 
 	if *promBin != "" {
-		runPrometheus(start, *promBin, *rulesDir, *work, *clusters, *promWait, pid)
+		runPrometheus(start, *promBin, strings.Fields(*promArgs), *rulesDir, *work, *clusters, *promWait, pid)
 	}
 	if *soak > 0 {
 		soakRun(*soak, *clusters, pid)
@@ -235,7 +236,7 @@ func goStats(body string) string {
 	return strings.Join(parts, ", ")
 }
 
-func runPrometheus(start func(string, ...string) *exec.Cmd, bin, rulesDir, work string, clusters int, wait time.Duration, exporterPid int) {
+func runPrometheus(start func(string, ...string) *exec.Cmd, bin string, extraArgs []string, rulesDir, work string, clusters int, wait time.Duration, exporterPid int) {
 	var targets strings.Builder
 	for i := 0; i < clusters; i++ {
 		fmt.Fprintf(&targets, "          - c%04d\n", i)
@@ -265,10 +266,10 @@ scrape_configs:
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
 		log.Fatal(err)
 	}
-	p := start(bin, "--config.file="+cfgFile, "--storage.tsdb.path="+filepath.Join(work, "tsdb"),
-		"--web.listen-address="+promAddr, "--log.level=warn")
+	p := start(bin, append([]string{"--config.file=" + cfgFile, "--storage.tsdb.path=" + filepath.Join(work, "tsdb"),
+		"--web.listen-address=" + promAddr, "--log.level=warn"}, extraArgs...)...)
 	procstat.WaitHTTP("http://"+promAddr+"/-/ready", 600)
-	cpu0 := procstat.CPUSeconds(exporterPid)
+	cpu0, promCPU0 := procstat.CPUSeconds(exporterPid), procstat.CPUSeconds(p.Process.Pid)
 	t0 := time.Now()
 	evals := map[string][]float64{}
 	ruleTimes := map[string]float64{} // summed over the evaluations seen
@@ -306,10 +307,11 @@ scrape_configs:
 			}
 		}
 	}
-	cpu := procstat.CPUSeconds(exporterPid) - cpu0
-	fmt.Printf("## Prometheus %s scraping /probe?cluster= for %d clusters every 15 s, bundled rules every 15 s (%s)\n\n",
-		promVersion(bin), clusters, wait)
-	fmt.Printf("exporter CPU %.1f %% of one core over the run; RSS %.0f MB\n\n", cpu/time.Since(t0).Seconds()*100, rssMB(exporterPid))
+	cpu, promCPU := procstat.CPUSeconds(exporterPid)-cpu0, procstat.CPUSeconds(p.Process.Pid)-promCPU0
+	fmt.Printf("## Prometheus %s %s scraping /probe?cluster= for %d clusters every 15 s, bundled rules every 15 s (%s)\n\n",
+		promVersion(bin), strings.Join(extraArgs, " "), clusters, wait)
+	fmt.Printf("exporter CPU %.1f %% of one core over the run; RSS %.0f MB\n", cpu/time.Since(t0).Seconds()*100, rssMB(exporterPid))
+	fmt.Printf("Prometheus CPU %.1f %% of one core over the run (scraping, rules, storage)\n\n", promCPU/time.Since(t0).Seconds()*100)
 	fmt.Println("| rule group | evaluations seen | evaluation time s (each) |")
 	fmt.Println("|---|---|---|")
 	names := make([]string, 0, len(evals))
