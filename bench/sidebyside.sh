@@ -1,6 +1,7 @@
 #!/bin/bash
 # bench/sidebyside.sh — `make bench-scale` part (a): mailcluster_exporter and Debian's blackbox_exporter
-# check the same 11 dialogues of the real e2e testbed in interleaved rounds; prints the CPU ratio.
+# check the same 11 dialogues of the real e2e testbed in interleaved rounds; prints the CPU ratio in two modes
+# measured in the same rounds: plain text on both sides, and STARTTLS with a verified certificate on both sides.
 # Needs root and the testbed's packages (make deps). Installs prometheus-blackbox-exporter if missing
 # (never while another apt-get runs). Takes the testbed lock, brings the testbed up and always down.
 # Env: ROUNDS (400), EXPORTER_BIN (a build to measure; default: build this tree),

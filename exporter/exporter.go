@@ -79,6 +79,8 @@ type Exporter struct {
 	collections chan struct{} // one token per collection running
 	requests    chan struct{} // one token per scrape being served; nil: no limit
 
+	gzip gzipPool // compressors of scrape answers
+
 	windowsMu   sync.Mutex
 	lastWindows []Window // the windows last read successfully
 
@@ -361,10 +363,14 @@ func windowState(cl *config.Cluster, recent []Window, now time.Time) collector.W
 	return ended
 }
 
-// snapshots implements prometheus.Collector over finished snapshots.
+// snapshots implements prometheus.Collector over finished snapshots. It
+// is an unchecked collector (it describes nothing): a registry is built
+// per scrape, and registering the descriptors cost each scrape more than
+// encoding its series. The collector package's tests gather snapshots
+// through checked collectors (collector.Describe).
 type snapshots []*collector.Snapshot
 
-func (s snapshots) Describe(ch chan<- *prometheus.Desc) { collector.Describe(ch) }
+func (s snapshots) Describe(chan<- *prometheus.Desc) {}
 func (s snapshots) Collect(ch chan<- prometheus.Metric) {
 	for _, snap := range s {
 		snap.Emit(ch)
@@ -383,7 +389,18 @@ func (e *Exporter) serve(w http.ResponseWriter, r *http.Request, key string, cls
 	if withSelf {
 		g = prometheus.Gatherers{e.self, reg}
 	}
-	promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, ErrorLog: slogErrorLog{e.log}}).ServeHTTP(w, r)
+	// Compression is done here rather than by promhttp, at a cheaper level
+	// (gzip.go).
+	h := promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, ErrorLog: slogErrorLog{e.log}, DisableCompression: true})
+	w.Header().Add("Vary", "Accept-Encoding")
+	if !acceptsGzip(r) {
+		h.ServeHTTP(w, r)
+		return
+	}
+	w.Header().Set("Content-Encoding", "gzip")
+	gz := &gzipResponse{ResponseWriter: w, pool: &e.gzip}
+	defer gz.finish()
+	h.ServeHTTP(gz, r)
 }
 
 // limitRequests answers 503 at once when MaxRequests scrapes are already

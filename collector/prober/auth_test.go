@@ -103,7 +103,7 @@ func TestIMAPLogin(t *testing.T) {
 		return []step{expect("a2 STARTTLS\r\n"), send("a2 OK Begin TLS negotiation now."), startTLS(),
 			expect("a3 CAPABILITY\r\n"), send("* CAPABILITY IMAP4rev1 "+caps, "a3 OK done")}
 	}
-	tail := []step{expect("a9 LOGOUT\r\n"), send("* BYE Logging out", "a9 OK Logout completed.")}
+	tail := []step{expect("a9 LOGOUT\r\n"), goodbye("* BYE Logging out", "a9 OK Logout completed.")}
 	runProbeCases(t, []probeCase{
 		{
 			name: "LOGIN after STARTTLS", proto: "imap",
@@ -141,7 +141,7 @@ func TestIMAPLogin(t *testing.T) {
 func TestPOP3Login(t *testing.T) {
 	g := []step{send("+OK Dovecot ready."), expect("CAPA\r\n"), send("+OK", "USER", "STLS", ".")}
 	upgrade := []step{expect("STLS\r\n"), send("+OK Begin TLS"), startTLS(), expect("CAPA\r\n"), send("+OK", "USER", ".")}
-	tail := []step{expect("QUIT\r\n"), send("+OK Logging out.")}
+	tail := []step{expect("QUIT\r\n"), goodbye("+OK Logging out.")}
 	runProbeCases(t, []probeCase{
 		{
 			name: "USER/PASS after STLS", proto: "pop3",

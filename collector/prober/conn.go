@@ -19,9 +19,6 @@ import (
 const (
 	maxLineBytes  = 4096
 	maxReplyLines = 128
-	// quitGrace bounds the wait for the reply to QUIT/LOGOUT, which is
-	// read best-effort: the dialogue already succeeded by then.
-	quitGrace = time.Second
 )
 
 var (
@@ -42,11 +39,15 @@ func (c *guardedConn) Close() error {
 	return c.Conn.Close()
 }
 
-// dial connects to address under ctx with a net.Dialer and arms the
+// probeDialer dials without TCP keep-alive: a probe's connection lives no
+// longer than its timeout, far less than any keep-alive interval, and the
+// four socket options per connection would be spent for nothing.
+var probeDialer = net.Dialer{KeepAlive: -1}
+
+// dial connects to address under ctx with probeDialer and arms the
 // connection deadline from ctx's deadline.
 func dial(ctx context.Context, network, address string) (net.Conn, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, network, address)
+	c, err := probeDialer.DialContext(ctx, network, address)
 	if err != nil {
 		return nil, fail(dialReason(err), fmt.Errorf("dial: %w", err))
 	}
@@ -246,20 +247,15 @@ func (s *textConn) startTLS(ctx context.Context, t Target, r *Result) error {
 	return nil
 }
 
-// quit sends the closing command and lets read consume the reply, both
-// best-effort and bounded by quitGrace: by now the dialogue has succeeded.
-func (s *textConn) quit(ctx context.Context, cmd string, read func() error) {
+// quit ends the session politely: it sends the closing command (QUIT,
+// LOGOUT) and returns without waiting for the reply, which could not
+// change the outcome (the dialogue has succeeded by now); the caller then
+// closes the connection. A write error is ignored for the same reason.
+func (s *textConn) quit(ctx context.Context, cmd string) {
 	if ctx.Err() != nil {
 		return
 	}
-	dl := time.Now().Add(quitGrace)
-	if cdl, ok := ctx.Deadline(); ok && cdl.Before(dl) {
-		dl = cdl
-	}
-	_ = s.raw.SetDeadline(dl)
-	if s.send(cmd) == nil {
-		_ = read()
-	}
+	_ = s.send(cmd)
 }
 
 // quote shortens server text for error messages.

@@ -97,6 +97,29 @@ func send(lines ...string) step {
 	}
 }
 
+// goodbye is the server's reply to QUIT or LOGOUT: written best-effort,
+// since the client may already have hung up (it does not wait for it).
+func goodbye(lines ...string) step {
+	return func(c *fakeConn) error {
+		_ = send(lines...)(c)
+		return nil
+	}
+}
+
+// expectEOF reads until the client hangs up; any further command is an error.
+func expectEOF() step {
+	return func(c *fakeConn) error {
+		line, err := c.br.ReadString('\n')
+		switch {
+		case errors.Is(err, io.EOF) && line == "":
+			return nil
+		case err != nil && line == "":
+			return fmt.Errorf("expect EOF: %w", err)
+		}
+		return fmt.Errorf("expect EOF: got %q", line)
+	}
+}
+
 // sendRaw writes b as is.
 func sendRaw(b []byte) step {
 	return func(c *fakeConn) error {

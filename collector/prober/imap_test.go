@@ -11,7 +11,7 @@ func TestIMAPProbe(t *testing.T) {
 	capaTLS := []step{expect("a1 CAPABILITY\r\n"), send("* CAPABILITY IMAP4rev1 IDLE STARTTLS LOGINDISABLED", "a1 OK done")}
 	upgrade := []step{expect("a2 STARTTLS\r\n"), send("a2 OK Begin TLS negotiation now."), startTLS(),
 		expect("a3 CAPABILITY\r\n"), send("* CAPABILITY IMAP4rev1 IDLE AUTH=PLAIN", "a3 OK done")}
-	tail := []step{expect("a9 LOGOUT\r\n"), send("* BYE Logging out", "a9 OK Logout completed.")}
+	tail := []step{expect("a9 LOGOUT\r\n"), goodbye("* BYE Logging out", "a9 OK Logout completed.")}
 	script := func(parts ...[]step) []step {
 		var s []step
 		for _, p := range parts {

@@ -49,7 +49,7 @@ func pop3Dialogue(ctx context.Context, t Target, r *Result) error {
 			return err
 		}
 	}
-	s.quit(ctx, "QUIT", func() error { _, err := s.readLine(); return err })
+	s.quit(ctx, "QUIT")
 	return nil
 }
 

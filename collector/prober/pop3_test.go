@@ -11,7 +11,7 @@ func TestPOP3Probe(t *testing.T) {
 	capaSTLS := []step{expect("CAPA\r\n"), send("+OK Capability list follows", "TOP", "UIDL", "STLS", ".")}
 	upgrade := []step{expect("STLS\r\n"), send("+OK Begin TLS negotiation now."), startTLS(),
 		expect("CAPA\r\n"), send("+OK", "TOP", "USER", "SASL PLAIN", ".")}
-	tail := []step{expect("QUIT\r\n"), send("+OK Logging out.")}
+	tail := []step{expect("QUIT\r\n"), goodbye("+OK Logging out.")}
 	script := func(parts ...[]step) []step {
 		var s []step
 		for _, p := range parts {

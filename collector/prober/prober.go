@@ -86,7 +86,8 @@ type Target struct {
 type Result struct {
 	// Up is true only when the protocol dialogue succeeded.
 	Up bool
-	// Duration is the wall time of the whole probe, dial included.
+	// Duration is the wall time of the probe from the dial to the last
+	// reply it reads (the reply to QUIT or LOGOUT is not waited for).
 	Duration time.Duration
 	// TLS describes the certificate the server presented, nil when no
 	// handshake got as far as a certificate. It is set whether or not

@@ -49,7 +49,7 @@ func smtpDialogue(ctx context.Context, t Target, r *Result) error {
 			return err
 		}
 	}
-	s.quit(ctx, "QUIT", func() error { _, _, err := readSMTPReply(s.lr); return err })
+	s.quit(ctx, "QUIT")
 	return nil
 }
 

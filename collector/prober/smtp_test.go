@@ -11,7 +11,7 @@ import (
 const postfixGreeting = "220 mx.example.com ESMTP Postfix (Debian/GNU)"
 
 // smtpTail is the end of a good session: QUIT and its reply.
-var smtpTail = []step{expect("QUIT\r\n"), send("221 2.0.0 Bye")}
+var smtpTail = []step{expect("QUIT\r\n"), goodbye("221 2.0.0 Bye")}
 
 func smtpScript(head ...step) []step { return append(head, smtpTail...) }
 

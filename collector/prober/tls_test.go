@@ -87,14 +87,14 @@ func tlsSession(proto string, cert tls.Certificate, starttls bool) []step {
 			s = append(s, send("250-mx.example.com", "250-STARTTLS", "250 8BITMIME"),
 				expect("STARTTLS\r\n"), send("220 2.0.0 Ready to start TLS"), startTLSWith(cert), expect("EHLO "))
 		}
-		s = append(s, send("250-mx.example.com", "250 AUTH PLAIN"), expect("QUIT\r\n"), send("221 2.0.0 Bye"))
+		s = append(s, send("250-mx.example.com", "250 AUTH PLAIN"), expect("QUIT\r\n"), goodbye("221 2.0.0 Bye"))
 	case "pop3", "pop3s":
 		s = append(s, send("+OK Dovecot (Debian) ready."), expect("CAPA\r\n"))
 		if starttls {
 			s = append(s, send("+OK", "TOP", "STLS", "."), expect("STLS\r\n"), send("+OK Begin TLS negotiation now."),
 				startTLSWith(cert), expect("CAPA\r\n"))
 		}
-		s = append(s, send("+OK", "TOP", "SASL PLAIN", "."), expect("QUIT\r\n"), send("+OK Logging out."))
+		s = append(s, send("+OK", "TOP", "SASL PLAIN", "."), expect("QUIT\r\n"), goodbye("+OK Logging out."))
 	case "imap", "imaps":
 		s = append(s, send("* OK Dovecot (Debian) ready."), expect("a1 CAPABILITY\r\n"))
 		if starttls {
@@ -104,7 +104,7 @@ func tlsSession(proto string, cert tls.Certificate, starttls bool) []step {
 		} else {
 			s = append(s, send("* CAPABILITY IMAP4rev1 AUTH=PLAIN", "a1 OK done"))
 		}
-		s = append(s, expect("a9 LOGOUT\r\n"), send("* BYE Logging out", "a9 OK Logout completed."))
+		s = append(s, expect("a9 LOGOUT\r\n"), goodbye("* BYE Logging out", "a9 OK Logout completed."))
 	default:
 		panic("no TLS session script for " + proto)
 	}
