@@ -79,8 +79,6 @@ type Exporter struct {
 	collections chan struct{} // one token per collection running
 	requests    chan struct{} // one token per scrape being served; nil: no limit
 
-	gzip gzipPool // compressors of scrape answers
-
 	windowsMu   sync.Mutex
 	lastWindows []Window // the windows last read successfully
 
@@ -389,18 +387,7 @@ func (e *Exporter) serve(w http.ResponseWriter, r *http.Request, key string, cls
 	if withSelf {
 		g = prometheus.Gatherers{e.self, reg}
 	}
-	// Compression is done here rather than by promhttp, at a cheaper level
-	// (gzip.go).
-	h := promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, ErrorLog: slogErrorLog{e.log}, DisableCompression: true})
-	w.Header().Add("Vary", "Accept-Encoding")
-	if !acceptsGzip(r) {
-		h.ServeHTTP(w, r)
-		return
-	}
-	w.Header().Set("Content-Encoding", "gzip")
-	gz := &gzipResponse{ResponseWriter: w, pool: &e.gzip}
-	defer gz.finish()
-	h.ServeHTTP(gz, r)
+	promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, ErrorLog: slogErrorLog{e.log}}).ServeHTTP(w, r)
 }
 
 // limitRequests answers 503 at once when MaxRequests scrapes are already
