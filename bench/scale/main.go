@@ -337,7 +337,7 @@ scrape_configs:
 	}
 	sort.Slice(top, func(i, j int) bool { return top[i].t > top[j].t })
 	fmt.Println("most expensive rules (evaluation time summed over the evaluations seen):")
-	for i := 0; i < len(top) && i < 8; i++ {
+	for i := 0; i < len(top) && i < 25; i++ {
 		fmt.Printf("- %s %.3f s\n", top[i].name, top[i].t)
 	}
 	fmt.Println()

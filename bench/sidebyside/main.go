@@ -14,7 +14,8 @@
 //     against the testbed's CA and name, and continue the dialogue over TLS
 //     (mailcluster_exporter as the testbed configures it).
 //
-// bench/sidebyside.sh brings the testbed up around it.
+// In plain mode it also measures the dialogue floor (floor.go) in the same
+// rounds. bench/sidebyside.sh brings the testbed up around it.
 package main
 
 import (
@@ -27,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -37,7 +39,10 @@ import (
 	"github.com/mailcluster/mailcluster_exporter/bench/internal/procstat"
 )
 
-const bbAddr = "10.213.47.1:19115"
+const (
+	bbAddr    = "10.213.47.1:19115"
+	floorAddr = "10.213.47.1:19031"
+)
 
 // The testbed (e2e/testbed/lib.sh): nodes, VIP, mail ports, liveness port.
 var (
@@ -156,7 +161,12 @@ func main() {
 	mcConfig := flag.String("config", "/run/mc-e2e/client/exporter.yml", "the agentless exporter's configuration of the testbed")
 	rounds := flag.Int("rounds", 400, "interleaved rounds")
 	other := flag.String("compare", "", "another mailcluster_exporter build (e.g. an older commit) measured in the same rounds")
+	floorServe := flag.String("floor-serve", "", "serve the dialogue floor on this address (the benchmark starts itself so)")
 	flag.Parse()
+	if *floorServe != "" {
+		runtime.GOMAXPROCS(1)
+		log.Fatal(serveFloor(*floorServe))
+	}
 	work, err := os.MkdirTemp("", "mc-sidebyside-")
 	if err != nil {
 		log.Fatal(err)
@@ -182,6 +192,15 @@ func main() {
 	}
 	bb := start(work, "blackbox", *bbBin, "--config.file="+bbCfg, "--web.listen-address="+bbAddr, "--log.level=error")
 	defer stop(bb)
+	self, err := os.Executable()
+	if err != nil {
+		log.Fatal(err)
+	}
+	floor := start(work, "floor", self, "-floor-serve", floorAddr)
+	defer stop(floor)
+	floorURL := "http://" + floorAddr + "/"
+	var floorCPU float64
+	var floorWall []time.Duration
 	modes := []*mode{
 		{name: "plain", config: plainPath, suffix: "", mcAddr: "10.213.47.1:19027", oAddr: "10.213.47.1:19028"},
 		{name: "starttls", config: *mcConfig, suffix: "_starttls", mcAddr: "10.213.47.1:19029", oAddr: "10.213.47.1:19030", wantTLS: true},
@@ -207,6 +226,18 @@ func main() {
 		}
 	}
 	procstat.WaitHTTP("http://"+bbAddr+"/-/healthy", 100)
+	procstat.WaitHTTP(floorURL, 100)
+	// Right after the testbed came up a dialogue may still fail: up to five tries.
+	for try := 1; ; try++ {
+		got := get(floorURL)
+		if strings.HasPrefix(got, "floor_dialogues_succeeded 8\n") {
+			break
+		}
+		if try == 5 {
+			log.Fatalf("dialogue floor: %q, want 8 dialogues to succeed as blackbox_exporter's", got)
+		}
+		time.Sleep(time.Second)
+	}
 	for _, m := range modes {
 		procstat.WaitHTTP("http://"+m.mcAddr+"/-/healthy", 100)
 		if m.o != nil {
@@ -250,6 +281,9 @@ func main() {
 			}
 			m.mcCPU += measure(m.mc, &m.mcWall, m.mcURL)
 			m.bbCPU += measure(bb, &m.bbWall, m.bbURLs...) // sequential, as one scrape after another
+			if m.name == "plain" {
+				floorCPU += measure(floor, &floorWall, floorURL)
+			}
 		}
 	}
 	n := float64(*rounds)
@@ -265,6 +299,9 @@ func main() {
 		if m.o != nil {
 			row(m.name+": mailcluster_exporter, -compare build", m.oCPU, m.oWall)
 		}
+		if m.name == "plain" {
+			row("plain: dialogue floor (blocking sockets, sequential, one HTTP request)", floorCPU, floorWall)
+		}
 	}
 	fmt.Println()
 	for _, m := range modes {
@@ -274,6 +311,7 @@ func main() {
 		}
 		fmt.Println()
 	}
+	fmt.Printf("plain: CPU ratio dialogue floor / blackbox_exporter: %.3f\n", floorCPU/modes[0].bbCPU)
 	fmt.Println("(target, plain mode: ≤ 0.125)")
 }
 

@@ -220,11 +220,63 @@ func BenchmarkRuleEval(b *testing.B) {
 // what reading every raw series once per evaluation costs, the least any
 // version of the rules can cost.
 func BenchmarkRawReadFloor(b *testing.B) {
-	runRuleBench(b, []string{floorRuleFile(b, ruleFiles())})
+	path := floorRuleFile(b, ruleFiles())
+	keepFloor(b, path)
+	runRuleBench(b, []string{path})
+}
+
+// BenchmarkContractFloor adds to the raw read floor the contract's outputs
+// (DESIGN §5, §6: the role stateset, service and virtual service statuses,
+// the redundancy code, the wall tile and the nine gates), each series
+// written from a single input series: what any version of the rules pays
+// before it computes anything.
+func BenchmarkContractFloor(b *testing.B) {
+	path := contractFloorRuleFile(b, ruleFiles())
+	keepFloor(b, path)
+	runRuleBench(b, []string{path})
+}
+
+// contractRules record as many series as the contract's outputs, each from
+// one input series.
+func contractRules() string {
+	var sb strings.Builder
+	rule := func(name, expr string) {
+		fmt.Fprintf(&sb, "      - record: %s\n        expr: %s\n", name, expr)
+	}
+	rule("floor:contract:cluster", "group by(cluster)(mailcluster_node_info)")
+	rule("floor:contract:node", "group by(cluster, node)(mailcluster_node_info)")
+	for _, role := range roleStates {
+		rule("floor:contract:node_role", fmt.Sprintf(`label_replace(floor:contract:node, "role", %q, "", "")`, role))
+	}
+	rule("floor:contract:service_status", "max by(cluster, node, service)(mailcluster_service_up)")
+	rule("floor:contract:virtual_service_status", "max by(cluster, service)(mailcluster_virtual_service_up)")
+	for _, out := range []string{"redundancy_status", "status", "gate1", "gate2", "gate3", "gate4", "gate5", "gate6", "gate7", "gate8", "gate9"} {
+		rule("floor:contract:"+out, "floor:contract:cluster")
+	}
+	return sb.String()
+}
+
+func contractFloorRuleFile(tb testing.TB, files []string) string {
+	tb.Helper()
+	path := floorRuleFile(tb, files)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err == nil {
+		_, err = f.WriteString(contractRules())
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return path
 }
 
 // floorRuleFile writes the floor's rule file (see BenchmarkRawReadFloor)
 // for the metrics that the rules in files select, recorded series left out.
+// With RULEBENCH_WRITE_FLOOR=dir the file is also kept there, as
+// mailcluster.rules.yml beside an empty mailcluster.alerts.yml, for a real
+// server (bench/scale.sh RULES_DIR=dir).
 func floorRuleFile(tb testing.TB, files []string) string {
 	tb.Helper()
 	raw := map[string]bool{}
@@ -257,6 +309,26 @@ func floorRuleFile(tb testing.TB, files []string) string {
 	}
 	tb.Logf("floor: %d raw metrics", len(names))
 	return path
+}
+
+// keepFloor copies a floor rule file to RULEBENCH_WRITE_FLOOR, if set.
+func keepFloor(tb testing.TB, path string) {
+	tb.Helper()
+	dir := os.Getenv("RULEBENCH_WRITE_FLOOR")
+	if dir == "" {
+		return
+	}
+	rules, err := os.ReadFile(path)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, "mailcluster.rules.yml"), rules, 0o644)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, "mailcluster.alerts.yml"), []byte("groups: []\n"), 0o644)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Logf("floor rules written to %s", dir)
 }
 
 func runRuleBench(b *testing.B, files []string) {
