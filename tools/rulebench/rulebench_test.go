@@ -54,8 +54,17 @@ type bench struct {
 	groups []*rules.Group
 	series int
 	// queryCPU is the CPU time of the evaluating thread spent in each
-	// rule's query, by query text.
-	queryCPU map[string]time.Duration
+	// rule's query, and querySamples the samples it read (one per series
+	// for an instant selector, every sample in range for a range), by
+	// query text.
+	queryCPU     map[string]time.Duration
+	querySamples map[string]int64
+}
+
+// ruleCost is what one rule cost, summed over evaluations.
+type ruleCost struct {
+	cpu     time.Duration
+	samples int64
 }
 
 func newBench(tb testing.TB, clusters int, files []string) *bench {
@@ -71,13 +80,13 @@ func newBench(tb testing.TB, clusters int, files []string) *bench {
 		Timeout:       10 * time.Minute,
 		LookbackDelta: 5 * time.Minute,
 	})
-	b := &bench{st: st, engine: engine, series: n, queryCPU: map[string]time.Duration{}}
-	query := rules.EngineQueryFunc(engine, st)
+	b := &bench{st: st, engine: engine, series: n, queryCPU: map[string]time.Duration{}, querySamples: map[string]int64{}}
 	m := rules.NewManager(&rules.ManagerOptions{
 		QueryFunc: func(ctx context.Context, q string, ts time.Time) (promql.Vector, error) {
 			c0 := threadCPU()
-			v, err := query(ctx, q, ts)
+			v, samples, err := b.ruleQuery(ctx, q, ts)
 			b.queryCPU[q] += threadCPU() - c0
+			b.querySamples[q] += samples
 			return v, err
 		},
 		AppendableV2: st,
@@ -97,6 +106,32 @@ func newBench(tb testing.TB, clusters int, files []string) *bench {
 	order := map[string]int{"mailcluster.rules": 0, "mailcluster.update_phase": 1, "mailcluster.alerts": 2}
 	sort.Slice(b.groups, func(i, j int) bool { return order[b.groups[i].Name()] < order[b.groups[j].Name()] })
 	return b
+}
+
+// ruleQuery is rules.EngineQueryFunc that also returns the samples the
+// query read.
+func (b *bench) ruleQuery(ctx context.Context, qs string, ts time.Time) (promql.Vector, int64, error) {
+	q, err := b.engine.NewInstantQuery(ctx, b.st, nil, qs, ts)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer q.Close()
+	res := q.Exec(ctx)
+	var samples int64
+	if st := q.Stats(); st != nil && st.Samples != nil {
+		samples = st.Samples.TotalSamples
+	}
+	if res.Err != nil {
+		return nil, samples, res.Err
+	}
+	switch v := res.Value.(type) {
+	case promql.Vector:
+		return v, samples, nil
+	case promql.Scalar:
+		return promql.Vector{promql.Sample{T: v.T, F: v.V, Metric: labels.EmptyLabels()}}, samples, nil
+	default:
+		return nil, samples, fmt.Errorf("rule result is %s, not a vector or scalar", res.Value.Type())
+	}
 }
 
 // cost is what one evaluation of one group took: wall time, CPU time of
@@ -123,8 +158,8 @@ func cpuTime() time.Duration {
 }
 
 // eval evaluates every group once at ts, adds each group's cost and each
-// rule's wall time, and fails on any rule error.
-func (b *bench) eval(tb testing.TB, ts time.Time, groups map[string]*cost, perRule map[string]time.Duration) {
+// rule's, and fails on any rule error.
+func (b *bench) eval(tb testing.TB, ts time.Time, groups map[string]*cost, perRule map[string]*ruleCost) {
 	tb.Helper()
 	ctx := context.Background()
 	runtime.LockOSThread()
@@ -146,8 +181,16 @@ func (b *bench) eval(tb testing.TB, ts time.Time, groups map[string]*cost, perRu
 				tb.Fatalf("rule %s at %s: %v", r.Name(), ts, err)
 			}
 			q := r.Query().String()
-			perRule[fmt.Sprintf("%s#%02d %s", g.Name(), i, r.Name())] += b.queryCPU[q]
+			name := fmt.Sprintf("%s#%02d %s", g.Name(), i, r.Name())
+			rc := perRule[name]
+			if rc == nil {
+				rc = &ruleCost{}
+				perRule[name] = rc
+			}
+			rc.cpu += b.queryCPU[q]
+			rc.samples += b.querySamples[q]
 			delete(b.queryCPU, q)
+			delete(b.querySamples, q)
 		}
 	}
 }
@@ -345,12 +388,12 @@ func runRuleBench(b *testing.B, files []string) {
 	// last_over_time of recorded series) see some history.
 	scratch := map[string]*cost{}
 	for range 2 {
-		bn.eval(b, next, scratch, map[string]time.Duration{})
+		bn.eval(b, next, scratch, map[string]*ruleCost{})
 		next = next.Add(Scrape)
 	}
 	b.Run(fmt.Sprintf("clusters=%d", clusters), func(b *testing.B) {
 		groups := map[string]*cost{}
-		perRule := map[string]time.Duration{}
+		perRule := map[string]*ruleCost{}
 		// Evaluations stay within the filled span (it ends 10 minutes
 		// after the first one).
 		end := time.Unix(0, 0).UTC().Add(span)
@@ -375,6 +418,11 @@ func runRuleBench(b *testing.B, files []string) {
 		}
 		b.ReportMetric(float64(total.cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 		b.ReportMetric(float64(total.thread.Nanoseconds())/float64(b.N), "thread-ns/op")
+		var samples int64
+		for _, rc := range perRule {
+			samples += rc.samples
+		}
+		b.ReportMetric(float64(samples)/float64(b.N), "samples-read/op")
 		printTop(perRule, b.N, 30)
 		if path := os.Getenv("RULEBENCH_DUMP"); path != "" {
 			lines := bn.dump(b, ts.Add(-step))
@@ -386,25 +434,31 @@ func runRuleBench(b *testing.B, files []string) {
 	})
 }
 
-func printTop(perRule map[string]time.Duration, n, top int) {
+// printTop prints the costliest rules by CPU time, with the samples each
+// read per evaluation: unlike time, the samples do not move between runs,
+// so they compare two versions of a rule exactly.
+func printTop(perRule map[string]*ruleCost, n, top int) {
 	type row struct {
-		name string
-		d    time.Duration
+		name    string
+		d       time.Duration
+		samples int64
 	}
 	var rows []row
 	var sum time.Duration
+	var samples int64
 	for k, v := range perRule {
-		rows = append(rows, row{k, v / time.Duration(n)})
-		sum += v / time.Duration(n)
+		rows = append(rows, row{k, v.cpu / time.Duration(n), v.samples / int64(n)})
+		sum += v.cpu / time.Duration(n)
+		samples += v.samples / int64(n)
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].d > rows[j].d })
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "per-rule CPU time of the evaluating thread per evaluation (sum %s):\n", sum.Round(time.Microsecond))
+	fmt.Fprintf(&sb, "per rule and evaluation: CPU time of the evaluating thread (sum %s), samples read (sum %d):\n", sum.Round(time.Microsecond), samples)
 	for i, r := range rows {
 		if i == top {
 			break
 		}
-		fmt.Fprintf(&sb, "  %12s  %s\n", r.d.Round(time.Microsecond), r.name)
+		fmt.Fprintf(&sb, "  %12s  %9d  %s\n", r.d.Round(time.Microsecond), r.samples, r.name)
 	}
 	// b.Log truncates a benchmark's output: print the table whole.
 	fmt.Print(sb.String())
@@ -417,7 +471,7 @@ func TestRuleEvalSmall(t *testing.T) {
 	const clusters = 50
 	bn := newBench(t, clusters, ruleFiles())
 	base := time.Unix(0, 0).UTC().Add(defaultSpan - 10*time.Minute)
-	groups, perRule := map[string]*cost{}, map[string]time.Duration{}
+	groups, perRule := map[string]*cost{}, map[string]*ruleCost{}
 	for k := range 3 {
 		bn.eval(t, base.Add(time.Duration(k)*Scrape), groups, perRule)
 	}
@@ -433,4 +487,16 @@ func TestRuleEvalSmall(t *testing.T) {
 			t.Errorf("status of %s (%+v) = %q, want %q", ClusterName(i), scenarioFor(i), got, want)
 		}
 	}
+	// An instant selector reads one sample per series: the rule that
+	// reduces service_up read each of its series once per evaluation.
+	series := bn.query(t, "count(mailcluster_service_up)", base.Add(2*Scrape))
+	for name, rc := range perRule {
+		if strings.HasSuffix(name, " mailcluster:service_up:max") {
+			if want := 3 * int64(series[0].F); rc.samples != want {
+				t.Errorf("%s read %d samples in 3 evaluations, want %d", name, rc.samples, want)
+			}
+			return
+		}
+	}
+	t.Error("no rule mailcluster:service_up:max measured")
 }
