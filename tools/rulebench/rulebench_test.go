@@ -317,9 +317,6 @@ func contractFloorRuleFile(tb testing.TB, files []string) string {
 
 // floorRuleFile writes the floor's rule file (see BenchmarkRawReadFloor)
 // for the metrics that the rules in files select, recorded series left out.
-// With RULEBENCH_WRITE_FLOOR=dir the file is also kept there, as
-// mailcluster.rules.yml beside an empty mailcluster.alerts.yml, for a real
-// server (bench/scale.sh RULES_DIR=dir).
 func floorRuleFile(tb testing.TB, files []string) string {
 	tb.Helper()
 	raw := map[string]bool{}
@@ -354,7 +351,9 @@ func floorRuleFile(tb testing.TB, files []string) string {
 	return path
 }
 
-// keepFloor copies a floor rule file to RULEBENCH_WRITE_FLOOR, if set.
+// keepFloor copies a floor rule file to the directory RULEBENCH_WRITE_FLOOR,
+// if set, as mailcluster.rules.yml beside an empty mailcluster.alerts.yml,
+// for a real server (bench/scale.sh RULES_DIR=dir).
 func keepFloor(tb testing.TB, path string) {
 	tb.Helper()
 	dir := os.Getenv("RULEBENCH_WRITE_FLOOR")
