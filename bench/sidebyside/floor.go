@@ -6,24 +6,24 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"regexp"
 	"strconv"
 	"syscall"
+
+	"gopkg.in/yaml.v3"
 )
 
-// The dialogue floor: the plain-mode dialogues done with the least work a
-// process can do for them (blocking sockets, no poller, one after the
-// other, fixed buffers), served behind one HTTP request per round like
-// mailcluster_exporter's /probe. Its CPU per round is what the kernel's TCP
-// sessions and one HTTP exchange cost, below which no prober can go.
+// The dialogue floor: the plain-mode dialogues of blackboxConfig done with
+// the least work a process can do for them (blocking sockets, no poller,
+// one after the other, fixed buffers), served behind one HTTP request per
+// round like mailcluster_exporter's /probe. Its CPU per round is what the
+// kernel's TCP sessions and one HTTP exchange cost, below which no prober
+// can go.
 
-// step is one line sent, or one line waited for (by prefix; "." is a
-// line of its own).
-type step struct{ send, expect string }
-
-var floorDialogues = map[string][]step{
-	"25":  {{expect: "220 "}, {send: "EHLO mailcluster-exporter.invalid"}, {expect: "250 "}, {send: "QUIT"}},
-	"143": {{expect: "* OK"}, {send: "a1 CAPABILITY"}, {expect: "a1 OK"}, {send: "a9 LOGOUT"}},
-	"110": {{expect: "+OK"}, {send: "CAPA"}, {expect: "."}, {send: "QUIT"}},
+// step is one line sent, or one line waited for.
+type step struct {
+	send   string
+	expect *regexp.Regexp
 }
 
 type floorTarget struct {
@@ -31,24 +31,53 @@ type floorTarget struct {
 	steps []step
 }
 
-// floorTargets are the 11 dialogues of a round.
-func floorTargets() []floorTarget {
+// floorTargets are the 11 dialogues of a round, with the steps of
+// blackboxConfig's plain-text modules.
+func floorTargets() ([]floorTarget, error) {
+	var cfg struct {
+		Modules map[string]struct {
+			TCP struct {
+				QueryResponse []struct{ Expect, Send string } `yaml:"query_response"`
+			} `yaml:"tcp"`
+		} `yaml:"modules"`
+	}
+	if err := yaml.Unmarshal([]byte(blackboxConfig), &cfg); err != nil {
+		return nil, err
+	}
 	var t []floorTarget
 	for _, h := range hosts {
-		for _, p := range []string{"25", "143", "110"} {
-			t = append(t, floorTarget{net.JoinHostPort(h, p), floorDialogues[p]})
+		for _, c := range mailChecks {
+			var steps []step
+			for _, qr := range cfg.Modules[c.module].TCP.QueryResponse {
+				if qr.Send != "" {
+					steps = append(steps, step{send: qr.Send + "\n"})
+					continue
+				}
+				re, err := regexp.Compile(qr.Expect)
+				if err != nil {
+					return nil, fmt.Errorf("module %s: %w", c.module, err)
+				}
+				steps = append(steps, step{expect: re})
+			}
+			if len(steps) == 0 {
+				return nil, fmt.Errorf("module %s: no query_response", c.module)
+			}
+			t = append(t, floorTarget{net.JoinHostPort(h, c.port), steps})
 		}
 	}
 	for _, h := range liveHosts {
-		t = append(t, floorTarget{addr: net.JoinHostPort(h, "12345")})
+		t = append(t, floorTarget{addr: net.JoinHostPort(h, livePort)})
 	}
-	return t
+	return t, nil
 }
 
 // serveFloor answers every HTTP request with one round of floorTargets:
 // the number of dialogues that succeeded, and why the others failed.
 func serveFloor(addr string) error {
-	targets := floorTargets()
+	targets, err := floorTargets()
+	if err != nil {
+		return err
+	}
 	buf := make([]byte, 4096)
 	return http.ListenAndServe(addr, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		ok, failed := 0, ""
@@ -64,6 +93,7 @@ func serveFloor(addr string) error {
 }
 
 // floorDialogue runs one dialogue on a blocking socket with 2 s timeouts.
+// Lines are matched without their "\n", as blackbox_exporter does.
 func floorDialogue(t floorTarget, buf []byte) error {
 	host, port, err := net.SplitHostPort(t.addr)
 	if err != nil {
@@ -93,8 +123,8 @@ func floorDialogue(t floorTarget, buf []byte) error {
 	}
 	n := 0 // bytes of buf holding unread lines
 	for _, s := range t.steps {
-		if s.send != "" {
-			if _, err := syscall.Write(fd, []byte(s.send+"\r\n")); err != nil {
+		if s.expect == nil {
+			if _, err := syscall.Write(fd, []byte(s.send)); err != nil {
 				return err
 			}
 			continue
@@ -103,8 +133,7 @@ func floorDialogue(t floorTarget, buf []byte) error {
 			line, rest, found := bytes.Cut(buf[:n], []byte("\n"))
 			if found {
 				n = copy(buf, rest)
-				line = bytes.TrimSuffix(line, []byte("\r"))
-				if bytes.HasPrefix(line, []byte(s.expect)) && (s.expect != "." || len(line) == 1) {
+				if s.expect.Match(line) {
 					break
 				}
 				continue
@@ -117,7 +146,7 @@ func floorDialogue(t floorTarget, buf []byte) error {
 				return err
 			}
 			if m == 0 {
-				return errors.New("closed before " + s.expect)
+				return fmt.Errorf("closed before %q", s.expect)
 			}
 			n += m
 		}

@@ -48,7 +48,11 @@ const (
 var (
 	hosts     = []string{"10.213.47.11", "10.213.47.12", "10.213.47.10"}
 	liveHosts = []string{"10.213.47.11", "10.213.47.12"}
+	// mailChecks are the blackbox modules of the mail dialogues and their ports.
+	mailChecks = []struct{ module, port string }{{"smtp", "25"}, {"imap", "143"}, {"pop3", "110"}}
 )
+
+const livePort = "12345"
 
 // blackboxConfig has the dialogues of mailcluster_exporter's probes: the
 // plain-text modules stop after the capabilities; the _starttls ones go on
@@ -217,12 +221,12 @@ func main() {
 			m.otherURL = "http://" + m.oAddr + "/probe?cluster=e2e"
 		}
 		for _, h := range hosts {
-			for _, s := range []struct{ module, port string }{{"smtp", "25"}, {"imap", "143"}, {"pop3", "110"}} {
+			for _, s := range mailChecks {
 				m.bbURLs = append(m.bbURLs, fmt.Sprintf("http://%s/probe?module=%s%s&target=%s:%s", bbAddr, s.module, m.suffix, h, s.port))
 			}
 		}
 		for _, h := range liveHosts {
-			m.bbURLs = append(m.bbURLs, fmt.Sprintf("http://%s/probe?module=tcp&target=%s:12345", bbAddr, h))
+			m.bbURLs = append(m.bbURLs, fmt.Sprintf("http://%s/probe?module=tcp&target=%s:%s", bbAddr, h, livePort))
 		}
 	}
 	procstat.WaitHTTP("http://"+bbAddr+"/-/healthy", 100)
